@@ -1,0 +1,44 @@
+# dqtest's build. Everything that needs C dqlite 1.18.1 is compiled inside a
+# Debian trixie root (build/rootfs.sh) with the host's Go toolchain, so the
+# host only needs Go, Docker and debootstrap (installed on demand).
+SHELL := /bin/bash
+ROOTFS ?= /var/cache/dqtest/rootfs
+SCENARIO ?= scenarios/default.yaml
+GO_TAGS := libsqlite3 netgo osusergo
+GO_LDFLAGS := -linkmode external -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
+GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './runs/*') go.mod go.sum
+INROOT := DQTEST_ROOTFS=$(ROOTFS) build/inroot.sh
+TEST_FLAGS ?= -timeout 20m
+export TESTCONTAINERS_RYUK_DISABLED := true
+
+.PHONY: all run test unit bench image rootfs clean
+
+all: image
+
+## run: the main job: a default scenario against a real 3-node cluster.
+run: image
+	bin/dqtest run $(SCENARIO)
+
+## test: every test, Docker integration tests included.
+test: image
+	$(INROOT) go vet -tags "$(GO_TAGS)" ./...
+	$(INROOT) go test -tags "$(GO_TAGS)" $(TEST_FLAGS) ./...
+
+## bench: benchmarks (not part of test).
+bench: rootfs
+	$(INROOT) go test -tags "$(GO_TAGS)" -run '^$$' -bench . -benchmem -count 5 ./...
+
+rootfs: $(ROOTFS)/.dqtest-ready
+
+$(ROOTFS)/.dqtest-ready:
+	DQTEST_ROOTFS=$(ROOTFS) build/rootfs.sh
+
+bin/dqtest: $(ROOTFS)/.dqtest-ready $(GO_SOURCES)
+	@mkdir -p bin
+	$(INROOT) go build -tags "$(GO_TAGS)" -ldflags "$(GO_LDFLAGS)" -o bin/dqtest ./cmd/dqtest 2> >(grep -v -e 'statically linked applications' -e 'in function' >&2)
+
+image: bin/dqtest
+	DQTEST_ROOTFS=$(ROOTFS) build/image.sh bin/dqtest
+
+clean:
+	rm -rf bin
