@@ -4,7 +4,6 @@
 package history
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 )
