@@ -1,0 +1,59 @@
+// Package harness runs a scenario: it loads it, brings up a cluster through a
+// backend, drives the workload's clients and the nemesis, records the history,
+// checks it and writes the run directory.
+package harness
+
+import (
+	"context"
+
+	"github.com/dqtest/dqtest/nemesis"
+	"github.com/dqtest/dqtest/workloads"
+)
+
+// ClusterSpec says what cluster a backend must bring up.
+type ClusterSpec struct {
+	// RunID names the run; backends put it in container and network names
+	// and labels so leftovers can be found and removed.
+	RunID string
+	// Nodes is the cluster size (1, 3, 5 or 7).
+	Nodes int
+	// Image is the node image (docker backend).
+	Image string
+	// NodeArgs are extra `dqtest node` flags per node name ("n1".."nN"),
+	// e.g. a self-test flag for one node.
+	NodeArgs map[string][]string
+	// StopMode is how the Node API stops dqlite: guarded, unguarded or bypass.
+	StopMode string
+}
+
+// NodeExit is what a backend knows about a node's process.
+type NodeExit struct {
+	Running  bool   `json:"running"`
+	ExitCode int    `json:"exit_code"`
+	Signal   string `json:"signal,omitempty"` // e.g. "SIGABRT", when killed by a signal
+	OOM      bool   `json:"oom,omitempty"`
+	Restarts int    `json:"restarts"`
+}
+
+// Cluster is a running cluster as the harness sees it: the nemesis's view
+// plus clients, logs and exit status.
+type Cluster interface {
+	nemesis.Cluster
+	// Client returns a client bound to one node. Calls on it honour their
+	// context's deadline.
+	Client(node string) workloads.Client
+	// Logs returns everything the node's processes wrote (all restarts).
+	Logs(ctx context.Context, node string) ([]byte, error)
+	// Exit reports the node's process state.
+	Exit(ctx context.Context, node string) (NodeExit, error)
+	// Down removes every container and network of the cluster. It is
+	// idempotent and must work after a panic or cancellation (give it a
+	// fresh context).
+	Down(ctx context.Context) error
+}
+
+// Backend brings clusters up.
+type Backend interface {
+	Name() string
+	Up(ctx context.Context, spec ClusterSpec) (Cluster, error)
+}
