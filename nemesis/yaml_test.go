@@ -1,6 +1,8 @@
 package nemesis
 
 import (
+	"os"
+	"regexp"
 	"testing"
 	"time"
 
@@ -79,4 +81,22 @@ func TestResolvedSpecRoundTripsThroughYAML(t *testing.T) {
 	var back Spec
 	require.NoError(t, yaml.UnmarshalWithOptions(b, &back, yaml.Strict()), "%s", b)
 	require.Equal(t, spec, back)
+}
+
+// TestDocumentedExamplesPlan keeps docs/nemesis.md honest: every YAML example
+// there decodes strictly and plans on 5 nodes.
+func TestDocumentedExamplesPlan(t *testing.T) {
+	doc, err := os.ReadFile("../docs/nemesis.md")
+	require.NoError(t, err)
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(doc, -1)
+	require.GreaterOrEqual(t, len(blocks), 4)
+	for _, b := range blocks {
+		var scenario struct {
+			Nemesis Spec `yaml:"nemesis"`
+		}
+		require.NoError(t, yaml.UnmarshalWithOptions(b[1], &scenario, yaml.Strict()), "%s", b[1])
+		steps, err := Plan(scenario.Nemesis, nodeNames(5), 70*time.Second, 1)
+		require.NoError(t, err, "%s", b[1])
+		require.NotEmpty(t, steps, "%s", b[1])
+	}
 }
