@@ -49,6 +49,15 @@ func requireHealingPlan(t *testing.T, steps []Step, nodes []string, runFor time.
 	require.Empty(t, inForce, "every fault is stopped before the run ends")
 }
 
+// describe renders steps as "10s start-kill" lines, to compare plans at a glance.
+func describe(steps []Step) []string {
+	var lines []string
+	for _, st := range steps {
+		lines = append(lines, fmt.Sprintf("%v %s-%s", st.At, st.Action, st.Fault))
+	}
+	return lines
+}
+
 func TestPlanIsDeterministic(t *testing.T) {
 	spec := Spec{Faults: Faults(), Schedule: Schedule{Kind: "random", Min: 2 * s, Max: 7 * s, Duration: 4 * s}}
 	nodes := nodeNames(5)
@@ -68,10 +77,6 @@ func TestPlanFixedStartsFaultsInTurnAtExactOffsets(t *testing.T) {
 	spec := Spec{Faults: []string{"partition-halves", "kill", "handover"}, Schedule: Schedule{Kind: "fixed", Interval: 10 * s, Duration: 5 * s}}
 	steps, err := Plan(spec, nodeNames(5), 70*s, 1)
 	require.NoError(t, err)
-	var got []string
-	for _, st := range steps {
-		got = append(got, fmt.Sprintf("%v %s-%s", st.At, st.Action, st.Fault))
-	}
 	require.Equal(t, []string{
 		"10s start-partition-halves", "15s stop-partition-halves",
 		"20s start-kill", "25s stop-kill",
@@ -79,7 +84,7 @@ func TestPlanFixedStartsFaultsInTurnAtExactOffsets(t *testing.T) {
 		"40s start-partition-halves", "45s stop-partition-halves",
 		"50s start-kill", "55s stop-kill",
 		"1m0s start-handover",
-	}, got)
+	}, describe(steps))
 	require.Len(t, steps[0].Targets, 2, "a half of 5 nodes")
 	require.Len(t, steps[2].Targets, 1, "kill takes one node by default")
 	require.Empty(t, steps[4].Targets, "handover finds the leader when applied")
@@ -90,15 +95,11 @@ func TestPlanLeavesOutAFaultThatCouldNotStopBeforeTheEnd(t *testing.T) {
 	spec := Spec{Faults: []string{"pause", "transfer"}, Schedule: Schedule{Interval: 10 * s, Duration: 5 * s}}
 	steps, err := Plan(spec, nodeNames(3), 55*s, 1)
 	require.NoError(t, err)
-	var got []string
-	for _, st := range steps {
-		got = append(got, fmt.Sprintf("%v %s-%s", st.At, st.Action, st.Fault))
-	}
 	require.Equal(t, []string{
 		"10s start-pause", "15s stop-pause", "20s start-transfer",
 		"30s start-pause", "35s stop-pause", "40s start-transfer",
 		// 50s: a pause would stop at 55s, the end of the run.
-	}, got)
+	}, describe(steps))
 }
 
 func TestPlanOverlapsDifferentKindsButNeverOneKindWithItself(t *testing.T) {
