@@ -1,0 +1,633 @@
+package checker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/dqtest/dqtest/history"
+)
+
+// RegisterOptions configures the register checker.
+type RegisterOptions struct {
+	// TimeBudget bounds the search for a verdict over all keys. When it runs
+	// out before every key is decided, the verdict is Unknown with a reason
+	// (or Invalid, if a key was already proved non-linearizable): never a
+	// guess. Zero means no budget beyond the context's deadline.
+	TimeBudget time.Duration
+}
+
+// NewRegister returns the linearizability checker for the register workload
+// (docs/history.md, "register"): every key is an independent read/write/cas
+// register, checked with porcupine, keys in parallel.
+//
+// How outcomes become porcupine operations, and why:
+//   - ok: happened between its invoke and its completion.
+//   - fail: certainly did not happen, so it is dropped. (A cas that found
+//     another value is a fail: it changed nothing, and a register read that
+//     it implies is not recorded, so it constrains nothing.)
+//   - info, or no completion at all: may have happened at any time after its
+//     invoke, or never; its return time is infinity, and a cas whose
+//     expected value does not match simply had no effect. An unknown read
+//     is dropped: it changed nothing and returned nothing.
+//   - an ok read of null means the key was never written.
+//
+// For each key porcupine proves non-linearizable, the result carries an
+// anomaly naming the key, the first operation that cannot be ordered (with
+// the node that served it), the write that set the value it contradicts,
+// the faults in force, and porcupine's HTML visualization as the artifact
+// "linearizability.html".
+func NewRegister(opts RegisterOptions) Checker { return &registerChecker{opts: opts} }
+
+type registerChecker struct{ opts RegisterOptions }
+
+func (*registerChecker) Name() string { return "register" }
+
+// registerMaxExplained bounds how many non-linearizable keys are analysed
+// and drawn: each costs a second, verbose porcupine search, and ten keys are
+// plenty to see what went wrong.
+const registerMaxExplained = 10
+
+// registerExplainBudget is the least time the explanation of invalid keys
+// gets, even when the verdict used up the time budget: the verdict is known
+// by then, the budget bounds the search for it.
+const registerExplainBudget = 30 * time.Second
+
+type registerKind uint8
+
+const (
+	registerRead registerKind = iota
+	registerWrite
+	registerCAS
+)
+
+// registerInput is a porcupine input: what the operation asked for.
+type registerInput struct {
+	kind    registerKind
+	arg, to int64 // write arg; cas arg -> to
+	argNil  bool  // cas expecting "never written"
+	unknown bool  // info or open: may not have happened
+}
+
+// registerOutput is a porcupine output: what a read returned.
+type registerOutput struct {
+	v     int64
+	isNil bool
+}
+
+// registerState is one key's value; set is false until the first write.
+type registerState struct {
+	v   int64
+	set bool
+}
+
+func (s registerState) String() string {
+	if !s.set {
+		return "null (never written)"
+	}
+	return fmt.Sprint(s.v)
+}
+
+func registerStep(s registerState, in registerInput, out registerOutput) (bool, registerState) {
+	switch in.kind {
+	case registerRead:
+		if out.isNil {
+			return !s.set, s
+		}
+		return s.set && s.v == out.v, s
+	case registerWrite:
+		return true, registerState{v: in.arg, set: true}
+	default:
+		matches := (in.argNil && !s.set) || (!in.argNil && s.set && s.v == in.arg)
+		if matches {
+			return true, registerState{v: in.to, set: true}
+		}
+		return in.unknown, s
+	}
+}
+
+// registerOp is one operation of one key, as porcupine sees it, with the
+// history it came from.
+type registerOp struct {
+	op     history.Operation
+	key    string
+	pos    int // position in its key's operations
+	in     registerInput
+	out    registerOutput
+	call   int64
+	ret    int64 // math.MaxInt64 when the outcome is unknown
+	client int   // dense per key, for the visualization's rows
+}
+
+func (o *registerOp) describe() string {
+	switch o.in.kind {
+	case registerRead:
+		if o.out.isNil {
+			return "read → null"
+		}
+		return fmt.Sprintf("read → %d", o.out.v)
+	case registerWrite:
+		s := fmt.Sprintf("write %d", o.in.arg)
+		if o.in.unknown {
+			s += " (outcome unknown)"
+		}
+		return s
+	default:
+		from := "null"
+		if !o.in.argNil {
+			from = fmt.Sprint(o.in.arg)
+		}
+		s := fmt.Sprintf("cas %s → %d", from, o.in.to)
+		if o.in.unknown {
+			s += " (outcome unknown)"
+		}
+		return s
+	}
+}
+
+// registerOpFrom turns a paired operation into a porcupine operation. keep
+// is false for operations that constrain nothing (fail, unknown reads, other
+// f), err is set for a malformed value.
+func registerOpFrom(op history.Operation) (o registerOp, keep bool, err error) {
+	outcome := op.Outcome()
+	if outcome == history.Fail {
+		return o, false, nil
+	}
+	o = registerOp{op: op, key: op.Invoke.Key, call: op.Invoke.Time, ret: math.MaxInt64}
+	if outcome == history.OK {
+		o.ret = op.Completion.Time
+	}
+	o.in.unknown = outcome != history.OK
+	switch op.Invoke.F {
+	case "read":
+		if outcome != history.OK {
+			return o, false, nil
+		}
+		o.in.kind = registerRead
+		v := history.Normalize(op.Completion.Value)
+		if v == nil {
+			o.out.isNil = true
+		} else if i, ok := v.(int64); ok {
+			o.out.v = i
+		} else {
+			return o, false, fmt.Errorf("read returned %v: want an integer or null", v)
+		}
+	case "write":
+		o.in.kind = registerWrite
+		i, ok := asInt(op.Invoke.Value)
+		if !ok {
+			return o, false, fmt.Errorf("write of %v: want an integer", op.Invoke.Value)
+		}
+		o.in.arg = i
+	case "cas":
+		o.in.kind = registerCAS
+		pair, ok := history.Normalize(op.Invoke.Value).([]any)
+		if !ok || len(pair) != 2 {
+			return o, false, fmt.Errorf("cas of %v: want [old, new]", op.Invoke.Value)
+		}
+		if pair[0] == nil {
+			o.in.argNil = true
+		} else if o.in.arg, ok = pair[0].(int64); !ok {
+			return o, false, fmt.Errorf("cas of %v: want integers", op.Invoke.Value)
+		}
+		if o.in.to, ok = pair[1].(int64); !ok {
+			return o, false, fmt.Errorf("cas of %v: want integers", op.Invoke.Value)
+		}
+	default:
+		return o, false, nil
+	}
+	return o, true, nil
+}
+
+// registerModel is porcupine's sequential specification of one key. Step is
+// pure (the visualization replays it); StepContext also gives up once stop
+// is set, which turns the search's verdict into one the caller discards.
+func registerModel(stop *atomic.Bool) porcupine.Model {
+	step := func(s, in, out any) (bool, any) {
+		return registerStep(s.(registerState), in.(registerInput), out.(registerOutput))
+	}
+	return porcupine.Model{
+		Init: func() any { return registerState{} },
+		Step: step,
+		StepContext: func(_ context.Context, s, in, out any) (bool, any) {
+			if stop.Load() {
+				return false, s
+			}
+			return step(s, in, out)
+		},
+		Hash: func(s any) uint64 {
+			st := s.(registerState)
+			if !st.set {
+				return 0x9e3779b97f4a7c15
+			}
+			return uint64(st.v) * 0xbf58476d1ce4e5b9
+		},
+		Partition: func(ops []porcupine.Operation) [][]porcupine.Operation {
+			var out [][]porcupine.Operation
+			for i := 0; i < len(ops); {
+				j := i + 1
+				for j < len(ops) && ops[j].Metadata.(*registerOp).key == ops[i].Metadata.(*registerOp).key {
+					j++
+				}
+				out = append(out, ops[i:j])
+				i = j
+			}
+			return out
+		},
+		DescribeOperation: func(in, out any) string {
+			o := registerOp{in: in.(registerInput), out: out.(registerOutput)}
+			return o.describe()
+		},
+		DescribeState: func(s any) string { return s.(registerState).String() },
+		DescribeOperationMetadata: func(m any) string {
+			o, ok := m.(*registerOp)
+			if !ok {
+				return ""
+			}
+			return fmt.Sprintf("key %s, %s", o.key, opWhere(o.op))
+		},
+	}
+}
+
+func registerPorcupineOps(ops []registerOp) []porcupine.Operation {
+	out := make([]porcupine.Operation, len(ops))
+	for i := range ops {
+		o := &ops[i]
+		out[i] = porcupine.Operation{ClientId: o.client, Input: o.in, Call: o.call, Output: o.out, Return: o.ret, Metadata: o}
+	}
+	return out
+}
+
+func (c *registerChecker) Check(ctx context.Context, events []history.Event) Result {
+	started := time.Now()
+	res := Result{Checker: c.Name(), Verdict: Valid, Stats: map[string]any{}}
+
+	keys := map[string][]registerOp{}
+	var malformed []string
+	badKeys := map[string]bool{}
+	var dropped, unknown, total int
+	for _, op := range history.Pair(events) {
+		o, keep, err := registerOpFrom(op)
+		if err != nil {
+			badKeys[op.Invoke.Key] = true
+			malformed = append(malformed, fmt.Sprintf("line with index %d: %v", op.Invoke.Index, err))
+			continue
+		}
+		if !keep {
+			if op.Invoke.F == "read" || op.Invoke.F == "write" || op.Invoke.F == "cas" {
+				dropped++
+			}
+			continue
+		}
+		total++
+		if o.in.unknown {
+			unknown++
+		}
+		o.pos = len(keys[o.key])
+		keys[o.key] = append(keys[o.key], o)
+	}
+	for k := range badKeys {
+		delete(keys, k)
+	}
+	for _, ops := range keys {
+		clients := map[history.Process]int{}
+		for i := range ops {
+			p := ops[i].op.Invoke.Process
+			if _, ok := clients[p]; !ok {
+				clients[p] = len(clients)
+			}
+			ops[i].client = clients[p]
+		}
+	}
+	res.Stats["operations"] = total
+	res.Stats["dropped"] = dropped
+	res.Stats["open_ended"] = unknown
+	res.Stats["keys"] = len(keys) + len(badKeys)
+
+	var reasons []string
+	if len(malformed) > 0 {
+		sort.Strings(malformed)
+		reasons = append(reasons, fmt.Sprintf("%d operation(s) have malformed values, so %d key(s) were not checked: %s",
+			len(malformed), len(badKeys), strings.Join(first(malformed, 5), "; ")))
+	}
+	if total == 0 && len(malformed) == 0 {
+		res.Verdict = Unknown
+		res.Reason = "the history has no register operations (read, write, cas) that took effect or may have"
+		return res
+	}
+
+	verdicts, budgetSpent := c.checkKeys(ctx, keys)
+	var invalid, undecided []string
+	for k, v := range verdicts {
+		switch v {
+		case porcupine.Illegal:
+			invalid = append(invalid, k)
+		case porcupine.Unknown:
+			undecided = append(undecided, k)
+		}
+	}
+	sort.Strings(invalid)
+	sort.Strings(undecided)
+	res.Stats["keys_invalid"] = len(invalid)
+	res.Stats["keys_undecided"] = len(undecided)
+	if len(undecided) > 0 {
+		why := "the check was cancelled"
+		if budgetSpent {
+			why = fmt.Sprintf("the time budget of %v ran out", c.opts.TimeBudget)
+		}
+		reasons = append(reasons, fmt.Sprintf("%s before %d of %d key(s) were decided: %s",
+			why, len(undecided), len(keys), strings.Join(first(undecided, 10), ", ")))
+	}
+	if len(reasons) > 0 {
+		res.Verdict = Unknown
+		res.Reason = strings.Join(reasons, "; ")
+	}
+	if len(invalid) > 0 {
+		res.Verdict = Invalid
+		anomalies, html := registerExplain(ctx, events, keys, invalid)
+		res.Anomalies = anomalies
+		if html != nil {
+			res.Artifacts = map[string][]byte{"linearizability.html": html}
+		}
+	}
+	res.Stats["duration_ms"] = time.Since(started).Milliseconds()
+	return res
+}
+
+// checkKeys decides every key in parallel, largest first so that the long
+// searches start early. budgetSpent reports whether the time budget (rather
+// than ctx) stopped the search.
+func (c *registerChecker) checkKeys(ctx context.Context, keys map[string][]registerOp) (map[string]porcupine.CheckResult, bool) {
+	var cancel context.CancelFunc = func() {}
+	budgetCtx := ctx
+	if c.opts.TimeBudget > 0 {
+		budgetCtx, cancel = context.WithTimeout(ctx, c.opts.TimeBudget)
+	}
+	defer cancel()
+	var stop atomic.Bool
+	defer context.AfterFunc(budgetCtx, func() { stop.Store(true) })()
+	model := registerModel(&stop)
+
+	order := make([]string, 0, len(keys))
+	for k := range keys {
+		order = append(order, k)
+	}
+	sort.Slice(order, func(i, j int) bool {
+		if len(keys[order[i]]) != len(keys[order[j]]) {
+			return len(keys[order[i]]) > len(keys[order[j]])
+		}
+		return order[i] < order[j]
+	})
+
+	verdicts := make(map[string]porcupine.CheckResult, len(keys))
+	var mu sync.Mutex
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(order)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				v := porcupine.Unknown
+				if budgetCtx.Err() == nil {
+					// porcupine reads a zero timeout as "none".
+					var timeout time.Duration
+					d, bounded := budgetCtx.Deadline()
+					if bounded {
+						timeout = time.Until(d)
+					}
+					if !bounded || timeout > 0 {
+						v = porcupine.CheckOperationsTimeout(model, registerPorcupineOps(keys[k]), timeout)
+					}
+					if v == porcupine.Illegal && (stop.Load() || budgetCtx.Err() != nil) {
+						// The search may have been cut short: not a proof.
+						// (A rare proof completed just before the deadline
+						// is lost too: unknown is the safe side.)
+						v = porcupine.Unknown
+					}
+				}
+				mu.Lock()
+				verdicts[k] = v
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, k := range order {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	return verdicts, ctx.Err() == nil && budgetCtx.Err() != nil
+}
+
+// registerExplain runs porcupine's verbose search on the first invalid keys
+// to find, for each, the longest valid order and the operation that cannot
+// follow it, and draws them.
+func registerExplain(ctx context.Context, events []history.Event, keys map[string][]registerOp, invalid []string) ([]Anomaly, []byte) {
+	explained := first(invalid, registerMaxExplained)
+	var ops []porcupine.Operation
+	for _, k := range explained {
+		ops = append(ops, registerPorcupineOps(keys[k])...)
+	}
+	ctx, cancel := context.WithTimeout(ctx, registerExplainBudget)
+	defer cancel()
+	var stop atomic.Bool
+	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
+	model := registerModel(&stop)
+	_, info := porcupine.CheckOperationsVerbose(model, ops, registerExplainBudget)
+	partials := info.PartialLinearizationsOperations()
+
+	var anomalies []Anomaly
+	for i, k := range explained {
+		var longest []porcupine.Operation
+		if i < len(partials) {
+			longest = registerLongest(partials[i])
+		}
+		anomalies = append(anomalies, registerAnomaly(events, k, keys[k], longest))
+	}
+	for _, k := range invalid[len(explained):] {
+		anomalies = append(anomalies, Anomaly{
+			Kind: "nonlinearizable", Key: k,
+			Explanation: fmt.Sprintf("Key %s: no order of its %d operations is consistent with real time and a register's rules (not analysed further: only the first %d invalid keys are).",
+				k, len(keys[k]), registerMaxExplained),
+		})
+	}
+
+	// Drawn even when the explanation ran out of time: the partial orders
+	// found so far are valid, and a picture of them still helps.
+	info.AddAnnotations(registerFaultBands(events))
+	var buf bytes.Buffer
+	if err := porcupine.Visualize(model, info, &buf); err != nil {
+		return anomalies, nil
+	}
+	return anomalies, buf.Bytes()
+}
+
+// registerLongest picks the longest partial linearization; ties go to the
+// one that is smallest position by position, so the explanation does not
+// depend on map order inside porcupine.
+func registerLongest(partials [][]porcupine.Operation) []porcupine.Operation {
+	var best []porcupine.Operation
+	for _, p := range partials {
+		if len(p) > len(best) || (len(p) == len(best) && slices.CompareFunc(p, best, func(a, b porcupine.Operation) int {
+			return a.Metadata.(*registerOp).pos - b.Metadata.(*registerOp).pos
+		}) < 0) {
+			best = p
+		}
+	}
+	return best
+}
+
+// registerAnomaly explains one non-linearizable key from the longest valid
+// order porcupine found: replay it, find the operation that must come next
+// (the earliest-returning one left), and say why it cannot.
+func registerAnomaly(events []history.Event, key string, ops []registerOp, longest []porcupine.Operation) Anomaly {
+	a := Anomaly{Kind: "nonlinearizable", Key: key}
+	placed := make([]bool, len(ops))
+	state := registerState{}
+	var setter *registerOp
+	for _, p := range longest {
+		o := p.Metadata.(*registerOp)
+		placed[o.pos] = true
+		_, next := registerStep(state, o.in, o.out)
+		if next != state || o.in.kind == registerWrite {
+			setter = o
+		}
+		state = next
+	}
+	var stuck *registerOp
+	for i := range ops {
+		o := &ops[i]
+		if placed[i] {
+			continue
+		}
+		if stuck == nil || o.ret < stuck.ret || (o.ret == stuck.ret && o.call < stuck.call) {
+			stuck = o
+		}
+	}
+	if stuck == nil {
+		a.Explanation = fmt.Sprintf("Key %s: porcupine found no valid order of its %d operations.", key, len(ops))
+		return a
+	}
+
+	held := "null: it was never written"
+	if setter != nil {
+		held = fmt.Sprintf("%s, set by the %s of %s", state, setter.describe(), opWhere(setter.op))
+	}
+	var b strings.Builder
+	switch stuck.in.kind {
+	case registerRead:
+		fmt.Fprintf(&b, "Key %s: a read by %s returned %s, which the register could not hold at any moment during the read.", key, opWhere(stuck.op), registerValue(stuck.out))
+	case registerCAS:
+		fmt.Fprintf(&b, "Key %s: the %s by %s succeeded, but the register did not hold its expected value at any moment it could take effect.", key, stuck.describe(), opWhere(stuck.op))
+	default:
+		fmt.Fprintf(&b, "Key %s: the %s by %s cannot be ordered consistently with the operations around it.", key, stuck.describe(), opWhere(stuck.op))
+	}
+	fmt.Fprintf(&b, " The longest order of %s's operations that respects real time and a register's rules covers %d of its %d operations; after it the register holds %s.",
+		key, len(longest), len(ops), held)
+	a.Ops = append(a.Ops, opEvents(stuck.op)...)
+	if setter != nil {
+		a.Ops = append(a.Ops, opEvents(setter.op)...)
+	}
+	if stuck.in.kind == registerRead && !stuck.out.isNil {
+		if w := registerWriterOf(ops, stuck); w != nil {
+			fmt.Fprintf(&b, " The value %d came from the %s of %s.", stuck.out.v, w.describe(), opWhere(w.op))
+			if w != setter {
+				a.Ops = append(a.Ops, opEvents(w.op)...)
+			}
+		} else {
+			fmt.Fprintf(&b, " No operation ever wrote %d to %s.", stuck.out.v, key)
+		}
+	}
+	b.WriteString(faultsSentence(events, stuck.call))
+	a.Explanation = b.String()
+	return a
+}
+
+// registerWriterOf finds the write or cas that put read's value into the
+// register: the latest one invoked before the read completed.
+func registerWriterOf(ops []registerOp, read *registerOp) *registerOp {
+	var w *registerOp
+	for i := range ops {
+		o := &ops[i]
+		if o.call > read.ret {
+			continue
+		}
+		v := o.in.arg
+		if o.in.kind == registerCAS {
+			v = o.in.to
+		} else if o.in.kind != registerWrite {
+			continue
+		}
+		if v == read.out.v && (w == nil || o.call > w.call) {
+			w = o
+		}
+	}
+	return w
+}
+
+func registerValue(out registerOutput) string {
+	if out.isNil {
+		return "null"
+	}
+	return fmt.Sprint(out.v)
+}
+
+// registerFaultBands marks nemesis faults on the visualization: a band from
+// each start-X to its stop-X (or the end of the history).
+func registerFaultBands(events []history.Event) []porcupine.Annotation {
+	var out []porcupine.Annotation
+	open := map[string]history.Event{}
+	var last int64
+	for _, e := range events {
+		last = max(last, e.Time)
+		if e.IsClient() {
+			continue
+		}
+		if name, ok := strings.CutPrefix(e.F, "start-"); ok {
+			open[name] = e
+			continue
+		}
+		name, ok := strings.CutPrefix(e.F, "stop-")
+		if s, started := open[name]; ok && started {
+			out = append(out, registerBand(name, s, e.Time))
+			delete(open, name)
+			continue
+		}
+		out = append(out, porcupine.Annotation{Tag: "nemesis", Start: e.Time, Description: e.F, Details: strings.Join(e.Nodes, ", ")})
+	}
+	names := make([]string, 0, len(open))
+	for name := range open {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		out = append(out, registerBand(name, open[name], last))
+	}
+	return out
+}
+
+func registerBand(name string, start history.Event, end int64) porcupine.Annotation {
+	return porcupine.Annotation{
+		Tag: "nemesis", Start: start.Time, End: end, Description: name,
+		Details: strings.Join(start.Nodes, ", "), BackgroundColor: "#f6d7d7",
+	}
+}
+
+// first returns at most n leading elements of s.
+func first[T any](s []T, n int) []T {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
