@@ -1,0 +1,199 @@
+package checker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dqtest/dqtest/history"
+)
+
+// AppendOptions configures the list-append checker.
+type AppendOptions struct {
+	// Consistency is the model the history must satisfy:
+	// "strict-serializable" (the default: dqlite runs every transaction on
+	// one leader, so it should also respect real time) or "serializable".
+	// Strict serializability adds real-time edges (T1 completed before T2
+	// was invoked) to the dependency graph.
+	Consistency string
+	// MaxCycles caps how many dependency cycles are explained (default 10).
+	// Any cycle makes the history invalid; more examples of the same fault
+	// rarely help a person, and finding each one costs a graph search.
+	MaxCycles int
+	// MaxPerKind caps how many anomalies of each other kind are explained
+	// (default 10). All of them are counted in Stats["anomaly_counts"].
+	MaxPerKind int
+}
+
+// NewAppend returns the checker of list-append histories (Elle's
+// list-append analysis): transactions of [append k v] and [r k] micro-ops
+// over lists, where every appended value is unique per key.
+//
+// Because values are unique and appends only add to the end, every read
+// reveals the order of all appends before it. The longest read of a key is
+// therefore that key's version order, and from it follow the dependencies
+// between transactions: ww (T1's append came right before T2's), wr (T2 read
+// T1's append) and rw (T1 read the key without T2's next append). A cycle in
+// those dependencies means no serial order explains the history.
+func NewAppend(opts AppendOptions) Checker {
+	if opts.Consistency == "" {
+		opts.Consistency = "strict-serializable"
+	}
+	if opts.MaxCycles <= 0 {
+		opts.MaxCycles = 10
+	}
+	if opts.MaxPerKind <= 0 {
+		opts.MaxPerKind = 10
+	}
+	return appendChecker{opts: opts}
+}
+
+type appendChecker struct{ opts AppendOptions }
+
+func (appendChecker) Name() string { return "append" }
+
+// Check analyses the txn operations of events (other events are ignored).
+// A malformed history (a transaction that is not a list of micro-ops, an
+// appended value used twice, a completion without an invocation) gives
+// Unknown with the offending event in Reason: the checker cannot judge
+// what it cannot read.
+func (c appendChecker) Check(ctx context.Context, events []history.Event) Result {
+	res := Result{Checker: c.Name()}
+	strict := false
+	switch c.opts.Consistency {
+	case "strict-serializable":
+		strict = true
+	case "serializable":
+	default:
+		res.Verdict = Unknown
+		res.Reason = fmt.Sprintf("unknown consistency model %q: want strict-serializable or serializable", c.opts.Consistency)
+		return res
+	}
+	a := &appendAnalysis{opts: c.opts, strict: strict, events: events, counts: map[string]int{}}
+	if err := a.run(ctx); err != nil {
+		res.Verdict = Unknown
+		res.Reason = err.Error()
+		res.Anomalies = a.anomalies
+		res.Stats = a.stats()
+		return res
+	}
+	res.Anomalies = a.anomalies
+	res.Stats = a.stats()
+	res.Verdict = Valid
+	if len(a.counts) > 0 {
+		res.Verdict = Invalid
+	}
+	return res
+}
+
+// appendAnalysis is the state of one Check.
+type appendAnalysis struct {
+	opts   AppendOptions
+	strict bool
+	events []history.Event
+
+	txns []appendTxn
+	keys []appendKey
+	// keyIDs maps a key's name to its index in keys.
+	keyIDs map[string]int32
+	// ignored counts client events that are not txn operations.
+	ignored int
+
+	graph *depGraph
+	sccs  int
+	// cycleSearchTruncated is set when a cycle search gave up on its budget.
+	cycleSearchTruncated bool
+
+	anomalies []Anomaly
+	// counts is the number of anomalies found per kind, explained or not.
+	counts map[string]int
+}
+
+// run performs the analysis, phase by phase; it returns an error only when
+// the verdict must be unknown (malformed history, ctx done).
+func (a *appendAnalysis) run(ctx context.Context) error {
+	if err := a.parse(ctx); err != nil {
+		return err
+	}
+	if err := a.checkInternal(ctx); err != nil {
+		return err
+	}
+	if err := a.checkKeys(ctx); err != nil {
+		return err
+	}
+	if err := a.buildGraph(ctx); err != nil {
+		return err
+	}
+	return a.findCycles(ctx)
+}
+
+// report records an anomaly of kind, explaining at most MaxPerKind of each
+// kind (cycles are capped separately by findCycles).
+func (a *appendAnalysis) report(kind, key, explanation string, txns ...int32) {
+	a.counts[kind]++
+	if a.counts[kind] > a.opts.MaxPerKind {
+		return
+	}
+	a.anomalies = append(a.anomalies, Anomaly{Kind: kind, Key: key, Explanation: explanation, Ops: a.opsOf(txns...)})
+}
+
+// opsOf returns the history events (invocation, completion) of txns.
+func (a *appendAnalysis) opsOf(txns ...int32) []history.Event {
+	var ops []history.Event
+	seen := map[int32]bool{}
+	for _, t := range txns {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		tx := &a.txns[t]
+		ops = append(ops, a.events[tx.invokeAt])
+		if tx.completeAt >= 0 {
+			ops = append(ops, a.events[tx.completeAt])
+		}
+	}
+	return ops
+}
+
+func (a *appendAnalysis) stats() map[string]any {
+	var ok, info, fail int
+	for i := range a.txns {
+		switch a.txns[i].status {
+		case history.OK:
+			ok++
+		case history.Info:
+			info++
+		case history.Fail:
+			fail++
+		}
+	}
+	s := map[string]any{
+		"txns": len(a.txns), "ok": ok, "info": info, "fail": fail,
+		"keys": len(a.keys), "consistency": a.opts.Consistency,
+	}
+	if a.ignored > 0 {
+		s["ignored_events"] = a.ignored
+	}
+	if a.graph != nil {
+		s["edges"] = len(a.graph.to)
+		s["sccs"] = a.sccs
+	}
+	if a.cycleSearchTruncated {
+		s["cycle_search_truncated"] = true
+	}
+	if len(a.counts) > 0 {
+		counts := map[string]int{}
+		for k, v := range a.counts {
+			counts[k] = v
+		}
+		s["anomaly_counts"] = counts
+	}
+	return s
+}
+
+// appendStopped turns a done context into the reason for an unknown verdict.
+func appendStopped(ctx context.Context, phase string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("list-append check stopped during %s: %w", phase, err)
+	}
+	return nil
+}
