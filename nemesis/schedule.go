@@ -73,17 +73,10 @@ func Plan(spec Spec, nodes []string, runFor time.Duration, seed int64) ([]Step, 
 			steps = append(steps, Step{At: at + sc.Duration, Fault: f.name, Action: "stop", Targets: slices.Clone(chosen)})
 		}
 	}
-	slices.SortStableFunc(steps, func(a, b Step) int {
-		return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(actionRank(a.Action), actionRank(b.Action)))
-	})
+	// Stable: a stop due when a later fault starts was emitted first, so at
+	// equal offsets stops come before starts.
+	slices.SortStableFunc(steps, func(a, b Step) int { return cmp.Compare(a.At, b.At) })
 	return steps, nil
-}
-
-func actionRank(action string) int {
-	if action == "stop" {
-		return 0
-	}
-	return 1
 }
 
 // planTimeline copies the timeline, choosing targets the file left out
