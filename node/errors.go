@@ -1,0 +1,130 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+)
+
+// SQLite and dqlite result codes the Node classifies. dqlite sends extended
+// codes; the primary code is the low byte.
+const (
+	CodeBusy           = 5              // SQLITE_BUSY
+	CodeNotLeader      = 10 | (40 << 8) // SQLITE_IOERR_NOT_LEADER (10250): dqlite ran nothing
+	CodeLeadershipLost = 10 | (41 << 8) // SQLITE_IOERR_LEADERSHIP_LOST (10506): outcome unknown
+	codeNotLeaderOld   = 10 | (32 << 8) // the same two codes before SQLite 3.32.1+replication4
+	codeLostOld        = 10 | (33 << 8)
+)
+
+// stateError is a misuse of the Node's lifecycle or transaction state. It is
+// definite: the call did nothing.
+type stateError struct{ msg string }
+
+func (e *stateError) Error() string  { return "node: " + e.msg }
+func (e *stateError) Definite() bool { return true }
+
+// Lifecycle and transaction-state errors, matched with errors.Is.
+var (
+	ErrNotRunning     error = &stateError{"not running"}
+	ErrAlreadyRunning error = &stateError{"already running"}
+	ErrClosed         error = &stateError{"closed"}
+	ErrTxnOpen        error = &stateError{"a transaction is already open (Begin twice)"}
+	ErrNoTxn          error = &stateError{"no transaction is open (Commit or Rollback without Begin)"}
+	ErrTxnAborted     error = &stateError{"the transaction was aborted: its connection was lost before COMMIT; nothing of it was committed"}
+)
+
+// StartError says why Start failed. The node is not running afterwards.
+type StartError struct {
+	Address string
+	Err     error
+}
+
+func (e *StartError) Error() string  { return fmt.Sprintf("node %s: start: %v", e.Address, e.Err) }
+func (e *StartError) Unwrap() error  { return e.Err }
+func (e *StartError) Definite() bool { return true }
+
+// StopError says why Stop failed: the C stop returned an error, or it did not
+// return within the stop timeout (it may still be running; Start refuses until
+// it ends).
+type StopError struct {
+	Address string
+	Err     error
+}
+
+func (e *StopError) Error() string  { return fmt.Sprintf("node %s: stop: %v", e.Address, e.Err) }
+func (e *StopError) Unwrap() error  { return e.Err }
+func (e *StopError) Definite() bool { return true }
+
+// DatabaseError is an error SQLite or dqlite returned for a statement that
+// did not take effect: a constraint, a syntax error, SQLITE_BUSY and so on.
+// Code is SQLite's primary result code, ExtendedCode the extended one.
+type DatabaseError struct {
+	Code         int
+	ExtendedCode int
+	Message      string
+}
+
+func (e *DatabaseError) Error() string {
+	return fmt.Sprintf("database error %d (extended %d): %s", e.Code, e.ExtendedCode, e.Message)
+}
+func (e *DatabaseError) Definite() bool { return true }
+
+// NoLeaderError says a statement was never sent: no leader could be reached
+// before the deadline, the node we reached was no longer the leader
+// (SQLITE_IOERR_NOT_LEADER, which dqlite checks before it runs anything), or
+// the deadline had passed before sending.
+type NoLeaderError struct{ Err error }
+
+func (e *NoLeaderError) Error() string  { return fmt.Sprintf("no leader: %v", e.Err) }
+func (e *NoLeaderError) Unwrap() error  { return e.Err }
+func (e *NoLeaderError) Definite() bool { return true }
+
+// IndeterminateError says the statement was sent and its outcome is unknown:
+// the connection was lost after sending, leadership was lost while it was
+// being committed (ExtendedCode 10506), or the deadline passed while waiting
+// for the answer. A history records such an operation as info, never fail:
+// the write may have been applied, and may still be applied later.
+type IndeterminateError struct {
+	ExtendedCode int // 10506 for leadership lost, 0 otherwise
+	Err          error
+}
+
+func (e *IndeterminateError) Error() string {
+	if e.ExtendedCode != 0 {
+		return fmt.Sprintf("outcome unknown (code %d): %v", e.ExtendedCode, e.Err)
+	}
+	return fmt.Sprintf("outcome unknown: %v", e.Err)
+}
+func (e *IndeterminateError) Unwrap() error  { return e.Err }
+func (e *IndeterminateError) Definite() bool { return false }
+
+// TxnError is the failure of one step of Txn. Statement is the index of the
+// failing statement, -1 for BEGIN and len(statements) for COMMIT. A failure
+// before COMMIT was sent is definite whatever its cause: dqlite replicates a
+// transaction only at COMMIT, and a transaction whose connection is lost is
+// rolled back by the server.
+type TxnError struct {
+	Statement int
+	Commit    bool // the failing step was COMMIT
+	Err       error
+}
+
+func (e *TxnError) Error() string {
+	switch {
+	case e.Commit:
+		return fmt.Sprintf("txn: commit: %v", e.Err)
+	case e.Statement < 0:
+		return fmt.Sprintf("txn: begin: %v", e.Err)
+	}
+	return fmt.Sprintf("txn: statement %d: %v", e.Statement, e.Err)
+}
+func (e *TxnError) Unwrap() error { return e.Err }
+
+// Definite is true for any failure before COMMIT, and for a COMMIT failure
+// that is itself definite.
+func (e *TxnError) Definite() bool {
+	if !e.Commit {
+		return true
+	}
+	var d interface{ Definite() bool }
+	return errors.As(e.Err, &d) && d.Definite()
+}
