@@ -389,3 +389,25 @@ func TestRegisterGeneratorMakesInterleavedHistoriesWithEveryOutcome(t *testing.T
 	}
 	require.False(t, strings.Contains(fmt.Sprint(outcomes), "invoke"))
 }
+
+func TestRegisterAgreesWithPublishedJepsenVerdicts(t *testing.T) {
+	cases := map[string]Verdict{
+		"testdata/jepsen_etcd_000.jsonl": Invalid, // porcupine: TestEtcdJepsen000, not linearizable
+		"testdata/jepsen_etcd_002.jsonl": Valid,   // porcupine: TestEtcdJepsen002, linearizable
+	}
+	for path, want := range cases {
+		t.Run(path, func(t *testing.T) {
+			events, torn, err := history.ReadFile(path)
+			require.NoError(t, err)
+			require.Zero(t, torn)
+			require.NoError(t, history.Validate(events))
+			r := checkRegister(t, events)
+			require.Equal(t, want, r.Verdict, "%+v", r.Anomalies)
+			if want == Invalid {
+				require.Len(t, r.Anomalies, 1)
+				require.Equal(t, "r", r.Anomalies[0].Key)
+				require.Contains(t, r.Artifacts, "linearizability.html")
+			}
+		})
+	}
+}
