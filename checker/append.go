@@ -100,6 +100,8 @@ type appendAnalysis struct {
 
 	graph *depGraph
 	sccs  int
+	// largestSCC is the size of the largest strongly connected component.
+	largestSCC int
 	// cycleSearchTruncated is set when a cycle search gave up on its budget.
 	cycleSearchTruncated bool
 
@@ -176,6 +178,7 @@ func (a *appendAnalysis) stats() map[string]any {
 	if a.graph != nil {
 		s["edges"] = len(a.graph.to)
 		s["sccs"] = a.sccs
+		s["largest_scc"] = a.largestSCC
 	}
 	if a.cycleSearchTruncated {
 		s["cycle_search_truncated"] = true

@@ -66,7 +66,12 @@ func (a *appendAnalysis) findCycles(ctx context.Context) error {
 		searches = append(append([]cycleSearch{}, serialSearches...), realtimeSearches...)
 	}
 	comps := sccs.components(all, depScope{}, mask)
+	// Report in history order: earliest components first.
+	slices.SortFunc(comps, func(x, y []int32) int { return int(x[0]) - int(y[0]) })
 	a.sccs = len(comps)
+	for _, c := range comps {
+		a.largestSCC = max(a.largestSCC, len(c))
+	}
 	label := make([]int32, n)
 	for i := range label {
 		label[i] = -1
@@ -228,17 +233,17 @@ func classifyCycle(cycle []cycleStep) string {
 }
 
 var cycleMeaning = map[string]string{
-	"G0":       "a cycle of write dependencies (dirty write)",
-	"G1c":      "a cycle of write and read dependencies (circular information flow)",
-	"G-single": "a cycle with exactly one anti-dependency (read skew)",
-	"G2":       "a cycle with several anti-dependencies (write skew)",
+	"G0":       "A cycle of write dependencies (dirty write)",
+	"G1c":      "A cycle of write and read dependencies (circular information flow)",
+	"G-single": "A cycle with exactly one anti-dependency (read skew)",
+	"G2":       "A cycle with several anti-dependencies (write skew)",
 }
 
 // cycleAnomaly explains a cycle: its shape, then why each edge exists.
 func (a *appendAnalysis) cycleAnomaly(kind string, cycle []cycleStep) Anomaly {
 	base, realtime := strings.CutSuffix(kind, "-realtime")
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", kind, cycleMeaning[base])
+	b.WriteString(cycleMeaning[base])
 	if realtime {
 		b.WriteString(", closed by real-time order")
 	}

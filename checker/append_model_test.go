@@ -29,6 +29,14 @@ type appendGen struct {
 	// non-atomic: it appends to two keys, and another transaction runs in
 	// between its two appends and reads both keys.
 	splitAt int
+	// nonAtomic applies every transaction one micro-op at a time, other
+	// transactions interleaved: a database without isolation, whose
+	// histories are full of anomalies and large dependency cycles.
+	nonAtomic bool
+	// stale is the chance that a read misses up to the last 50 appends to
+	// its key: a stale replica, whose real-time violations chain into a
+	// dependency cycle through most of the history.
+	stale float64
 }
 
 // Processes of the transactions outside the random interleaving.
@@ -94,7 +102,11 @@ func generateAppendHistory(g appendGen) []history.Event {
 			return mop
 		}
 		var list []any // an empty list reads as null, like a missing row
-		for _, v := range state[k] {
+		current := state[k]
+		if g.stale > 0 && rng.Float64() < g.stale {
+			current = current[:max(0, len(current)-1-rng.IntN(50))]
+		}
+		for _, v := range current {
 			list = append(list, v)
 		}
 		return []any{"r", k, list}
@@ -117,7 +129,7 @@ func generateAppendHistory(g appendGen) []history.Event {
 		phase   int // 0 idle, 1 invoked, 2 took effect
 		split   bool
 		mops    []any
-		result  []any
+		result  []any // the micro-ops applied so far, reads filled in
 	}
 	slots := make([]slot, g.processes)
 	for i := range slots {
@@ -133,7 +145,7 @@ func generateAppendHistory(g appendGen) []history.Event {
 				continue
 			}
 			started++
-			s.mops, s.split = newTxn(), started == g.splitAt
+			s.mops, s.split, s.result = newTxn(), started == g.splitAt, nil
 			if s.split {
 				a, b := live[rng.IntN(len(live))], live[rng.IntN(len(live))]
 				s.mops = []any{appendTo(a), appendTo(b)}
@@ -153,6 +165,11 @@ func generateAppendHistory(g appendGen) []history.Event {
 				emit(observerProcess, history.OK, apply(observe))
 				s.result = []any{first, applyMop(s.mops[1])}
 				s.phase = 2
+			case g.nonAtomic && (len(s.result) > 0 || r >= g.fail+g.info/2):
+				s.result = append(s.result, applyMop(s.mops[len(s.result)]))
+				if len(s.result) == len(s.mops) {
+					s.phase = 2
+				}
 			case r < g.fail:
 				emit(s.process, history.Fail, s.mops)
 				s.phase = 0
