@@ -3,6 +3,7 @@ package checker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -326,7 +327,7 @@ func (c *registerChecker) Check(ctx context.Context, events []history.Event) Res
 		return res
 	}
 
-	verdicts, budgetSpent := c.checkKeys(ctx, keys)
+	verdicts, stoppedBy := c.checkKeys(ctx, keys)
 	var invalid, undecided []string
 	for k, v := range verdicts {
 		switch v {
@@ -341,12 +342,8 @@ func (c *registerChecker) Check(ctx context.Context, events []history.Event) Res
 	res.Stats["keys_invalid"] = len(invalid)
 	res.Stats["keys_undecided"] = len(undecided)
 	if len(undecided) > 0 {
-		why := "the check was cancelled"
-		if budgetSpent {
-			why = fmt.Sprintf("the time budget of %v ran out", c.opts.TimeBudget)
-		}
 		reasons = append(reasons, fmt.Sprintf("%s before %d of %d key(s) were decided: %s",
-			why, len(undecided), len(keys), strings.Join(first(undecided, 10), ", ")))
+			stoppedBy, len(undecided), len(keys), strings.Join(first(undecided, 10), ", ")))
 	}
 	if len(reasons) > 0 {
 		res.Verdict = Unknown
@@ -365,9 +362,9 @@ func (c *registerChecker) Check(ctx context.Context, events []history.Event) Res
 }
 
 // checkKeys decides every key in parallel, largest first so that the long
-// searches start early. budgetSpent reports whether the time budget (rather
-// than ctx) stopped the search.
-func (c *registerChecker) checkKeys(ctx context.Context, keys map[string][]registerOp) (map[string]porcupine.CheckResult, bool) {
+// searches start early. stoppedBy says what stopped the search, if anything
+// did: the time budget, the context's deadline, or its cancellation.
+func (c *registerChecker) checkKeys(ctx context.Context, keys map[string][]registerOp) (map[string]porcupine.CheckResult, string) {
 	var cancel context.CancelFunc = func() {}
 	budgetCtx := ctx
 	if c.opts.TimeBudget > 0 {
@@ -427,7 +424,15 @@ func (c *registerChecker) checkKeys(ctx context.Context, keys map[string][]regis
 	}
 	close(next)
 	wg.Wait()
-	return verdicts, ctx.Err() == nil && budgetCtx.Err() != nil
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return verdicts, "the check's deadline passed"
+	case ctx.Err() != nil:
+		return verdicts, "the check was cancelled"
+	case budgetCtx.Err() != nil:
+		return verdicts, fmt.Sprintf("the time budget of %v ran out", c.opts.TimeBudget)
+	}
+	return verdicts, ""
 }
 
 // registerExplain runs porcupine's verbose search on the first invalid keys

@@ -411,3 +411,12 @@ func TestRegisterAgreesWithPublishedJepsenVerdicts(t *testing.T) {
 		})
 	}
 }
+
+func TestRegisterSaysWhenItsContextsDeadlinePassed(t *testing.T) {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	h := newHist().op(0, history.OK, "write", "k", 1, 1).op(1, history.OK, "read", "k", nil, 2).build()
+	r := NewRegister(RegisterOptions{TimeBudget: time.Hour}).Check(ctx, h)
+	require.Equal(t, Unknown, r.Verdict)
+	require.Contains(t, r.Reason, "the check's deadline passed before 1 of 1 key(s) were decided: k")
+}
