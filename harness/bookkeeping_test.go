@@ -1,0 +1,271 @@
+package harness
+
+// Unit tests of the run loop's bookkeeping (process numbers, the recorder,
+// the expect logic, throughput accounting) with in-memory stubs. They make
+// no claim about a real cluster: the integration tests in
+// integration_test.go do that against real containers.
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/workloads"
+)
+
+// scriptedWorkload answers its operations from a script of completion
+// types, in order, and generates numbered writes.
+type scriptedWorkload struct {
+	script []history.Type
+	calls  int
+}
+
+type countingGen struct{ n int }
+
+func (g *countingGen) Next() (workloads.Op, bool) {
+	g.n++
+	return workloads.Op{F: "write", Key: "k0", Value: g.n}, true
+}
+
+func (w *scriptedWorkload) Name() string                                       { return "scripted" }
+func (w *scriptedWorkload) Setup(context.Context, workloads.Client) error      { return nil }
+func (w *scriptedWorkload) Generator(seed int64, slot int) workloads.Generator { return &countingGen{} }
+func (w *scriptedWorkload) FinalOps() []workloads.Op                           { return nil }
+func (w *scriptedWorkload) Checker() checker.Checker                           { return nil }
+func (w *scriptedWorkload) Invoke(ctx context.Context, c workloads.Client, op workloads.Op) workloads.Completion {
+	t := history.OK
+	if w.calls < len(w.script) {
+		t = w.script[w.calls]
+	}
+	w.calls++
+	return workloads.Completion{Type: t, Value: op.Value}
+}
+
+func newTestRecorder(t *testing.T) (*recorder, *bytes.Buffer) {
+	var buf bytes.Buffer
+	return &recorder{w: history.NewWriter(&buf), start: time.Now()}, &buf
+}
+
+func readBack(t *testing.T, rec *recorder, buf *bytes.Buffer) []history.Event {
+	t.Helper()
+	require.NoError(t, rec.w.Close())
+	events, torn, err := history.ReadAll(buf)
+	require.NoError(t, err)
+	require.Zero(t, torn)
+	return events
+}
+
+func TestClientContinuesAsANewProcessAfterInfo(t *testing.T) {
+	rec, buf := newTestRecorder(t)
+	wl := &scriptedWorkload{script: []history.Type{history.OK, history.Info, history.Fail, history.Info, history.OK}}
+	c := client{slot: 1, concurrency: 3, node: "n2", gen: wl.Generator(1, 1), wl: wl, rec: rec, opTimeout: time.Second}
+	// The generator never runs dry; stop after five operations.
+	ctx, cancel := context.WithCancel(context.Background())
+	c.gen = &stoppingGen{Generator: c.gen, left: 5, stop: cancel}
+	last := c.loop(ctx, context.Background(), time.Now(), time.Now().Add(time.Minute))
+
+	events := readBack(t, rec, buf)
+	require.NoError(t, history.Validate(events), "the history must be well formed")
+	var procs []history.Process
+	for _, e := range events {
+		require.Equal(t, "n2", e.Node)
+		if e.Type == history.Invoke {
+			procs = append(procs, e.Process)
+		}
+	}
+	// ok as 1; info as 1 -> 4; fail as 4 (a fail keeps the process); info as 4 -> 7; ok as 7.
+	require.Equal(t, []history.Process{1, 1, 4, 4, 7}, procs)
+	require.Equal(t, 7, last)
+}
+
+// stoppingGen cancels the client's stop context after `left` operations.
+type stoppingGen struct {
+	workloads.Generator
+	left int
+	stop func()
+}
+
+func (g *stoppingGen) Next() (workloads.Op, bool) {
+	g.left--
+	if g.left == 0 {
+		g.stop()
+	}
+	return g.Generator.Next()
+}
+
+func TestClientStopsAtTheEndOfTheWorkload(t *testing.T) {
+	rec, buf := newTestRecorder(t)
+	wl := &scriptedWorkload{}
+	c := client{slot: 0, concurrency: 1, node: "n1", gen: wl.Generator(1, 0), wl: wl, rec: rec, opTimeout: time.Second}
+	c.loop(context.Background(), context.Background(), time.Now(), time.Now().Add(-time.Second))
+	require.Empty(t, readBack(t, rec, buf), "no operation starts after the time limit")
+}
+
+func TestClientPacesItselfToTheRate(t *testing.T) {
+	rec, buf := newTestRecorder(t)
+	wl := &scriptedWorkload{}
+	c := client{slot: 0, concurrency: 1, node: "n1", gen: wl.Generator(1, 0), wl: wl, rec: rec,
+		opTimeout: time.Second, interval: 20 * time.Millisecond}
+	start := time.Now()
+	c.loop(context.Background(), context.Background(), start, start.Add(200*time.Millisecond))
+	invokes := 0
+	for _, e := range readBack(t, rec, buf) {
+		if e.Type == history.Invoke {
+			invokes++
+		}
+	}
+	// 200 ms at one op per 20 ms is at most 10 (11 with the one at 0);
+	// unpaced, the stub would do thousands.
+	require.LessOrEqual(t, invokes, 11)
+	require.GreaterOrEqual(t, invokes, 3)
+}
+
+func TestInvokeRecordsAnUnknownCompletionTypeAsInfo(t *testing.T) {
+	rec, buf := newTestRecorder(t)
+	wl := &scriptedWorkload{script: []history.Type{"maybe"}}
+	comp := invoke(context.Background(), wl, nil, rec, 0, "n1", workloads.Op{F: "write", Key: "k", Value: 1}, time.Second)
+	require.Equal(t, history.Info, comp.Type)
+	events := readBack(t, rec, buf)
+	require.Len(t, events, 2)
+	require.Equal(t, history.Info, events[1].Type)
+	require.Contains(t, events[1].Error, `"maybe"`)
+}
+
+func TestJudgeComparesTheRunWithTheExpectation(t *testing.T) {
+	stale := checker.Result{Checker: "register", Verdict: checker.Invalid, Anomalies: []checker.Anomaly{{Kind: "nonlinearizable"}}}
+	lost := checker.Result{Checker: "set", Verdict: checker.Invalid, Anomalies: []checker.Anomaly{{Kind: "lost"}}}
+	clean := checker.Result{Checker: "register", Verdict: checker.Valid}
+	undecided := checker.Result{Checker: "register", Verdict: checker.Unknown, Reason: "time budget"}
+	abort := Crash{Node: "n2", Kind: "assertion", Signal: "SIGABRT", Signature: "SIGABRT: src/server.c:779: dqlite_node_stop: Assertion `rv == 0' failed."}
+	valid := Expect{Verdict: checker.Valid}
+
+	tests := []struct {
+		name    string
+		exp     Expect
+		results []checker.Result
+		crashes []Crash
+		want    checker.Verdict
+		reason  string
+	}{
+		{"a clean run expected valid passes", valid, []checker.Result{clean}, nil, checker.Valid, ""},
+		{"an anomaly in a run expected valid fails", valid, []checker.Result{stale}, nil, checker.Invalid, "anomaly found: nonlinearizable"},
+		{"a crash in a run expected valid fails", valid, []checker.Result{clean}, []Crash{abort}, checker.Invalid, "node n2 crashed"},
+		{"an undecided run expected valid is unknown", valid, []checker.Result{undecided}, nil, checker.Unknown, "could not decide"},
+		{"the expected anomaly appearing passes", Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
+			[]checker.Result{stale}, nil, checker.Valid, "invalid as expected"},
+		{"the expected anomaly missing fails", Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
+			[]checker.Result{clean}, nil, checker.Invalid, "expected anomaly nonlinearizable, not seen"},
+		{"another anomaly besides the expected one fails", Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
+			[]checker.Result{stale, lost}, nil, checker.Invalid, "not expected: anomaly lost"},
+		{"the expected anomaly missing from an undecided run is unknown", Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
+			[]checker.Result{undecided}, nil, checker.Unknown, "could not decide"},
+		{"the expected crash appearing passes", Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"},
+			[]checker.Result{clean}, []Crash{abort}, checker.Valid, "invalid as expected"},
+		{"an expected crash named by kind passes", Expect{Verdict: checker.Invalid, Crash: "assertion"},
+			[]checker.Result{clean}, []Crash{abort}, checker.Valid, ""},
+		{"the expected crash missing fails", Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"},
+			[]checker.Result{clean}, nil, checker.Invalid, `expected crash matching "dqlite_node_stop", not seen`},
+		{"an anomaly when only a crash is expected fails", Expect{Verdict: checker.Invalid, Crash: "assertion"},
+			[]checker.Result{stale}, []Crash{abort}, checker.Invalid, "not expected: anomaly nonlinearizable"},
+		{"an unexpected crash besides the expected anomaly fails", Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
+			[]checker.Result{stale}, []Crash{abort}, checker.Invalid, "not expected: crash of n2"},
+		{"expecting invalid in general accepts any anomaly", Expect{Verdict: checker.Invalid},
+			[]checker.Result{lost}, nil, checker.Valid, ""},
+		{"expecting invalid in general accepts a crash", Expect{Verdict: checker.Invalid},
+			[]checker.Result{clean}, []Crash{abort}, checker.Valid, ""},
+		{"expecting invalid in general fails on a clean run", Expect{Verdict: checker.Invalid},
+			[]checker.Result{clean}, nil, checker.Invalid, "expected an invalid verdict, not seen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			verdict := combinedVerdict(tt.results, tt.crashes)
+			got, reasons := judge(tt.exp, verdict, tt.results, tt.crashes)
+			require.Equal(t, tt.want, got, "reasons: %v", reasons)
+			if tt.reason != "" {
+				require.Contains(t, joinLines(reasons), tt.reason)
+			}
+		})
+	}
+}
+
+func joinLines(ss []string) string {
+	var b bytes.Buffer
+	for _, s := range ss {
+		b.WriteString(s + "\n")
+	}
+	return b.String()
+}
+
+func TestCombinedVerdictIsInvalidOnAnyCrash(t *testing.T) {
+	require.Equal(t, checker.Valid, combinedVerdict([]checker.Result{{Verdict: checker.Valid}}, nil))
+	require.Equal(t, checker.Unknown, combinedVerdict([]checker.Result{{Verdict: checker.Valid}, {Verdict: checker.Unknown}}, nil))
+	require.Equal(t, checker.Invalid, combinedVerdict([]checker.Result{{Verdict: checker.Unknown}}, []Crash{{Node: "n1"}}))
+}
+
+func TestFaultEffectsMeasureThroughputInsideAndOutsideFaults(t *testing.T) {
+	s := int64(time.Second)
+	var events []history.Event
+	ok := func(at int64) {
+		events = append(events,
+			history.Event{Process: 0, Type: history.Invoke, F: "read", Time: at},
+			history.Event{Process: 0, Type: history.OK, F: "read", Time: at})
+	}
+	fault := func(at int64, f string) {
+		events = append(events, history.Event{Process: history.Nemesis, Type: history.Info, F: f, Time: at})
+	}
+	// 0-10 s: 10 ok/s. 10-14 s: a partition, 1 ok/s. 14-20 s: 10 ok/s
+	// again, with a handover at 16 s (instantaneous: a 5 s window).
+	for at := int64(0); at < 20*s; at += s / 10 {
+		if at >= 10*s && at < 14*s && at%s != 0 {
+			continue
+		}
+		if at == 10*s {
+			fault(at, "start-partition-halves")
+		}
+		if at == 14*s {
+			fault(at-1, "stop-partition-halves")
+		}
+		if at == 16*s {
+			fault(at, "start-handover")
+		}
+		ok(at)
+	}
+	effects := faultEffects(events, 0, 20*s)
+	require.Len(t, effects, 2)
+	p := effects[0]
+	require.Equal(t, "partition-halves", p.Fault)
+	require.Equal(t, 1, p.Starts)
+	require.InDelta(t, 4.0, p.Seconds, 0.01)
+	require.InDelta(t, 1.0, p.OKPerSecond, 0.3)
+	require.InDelta(t, 10.0, p.BaselineOKPerSecond, 0.5)
+	h := effects[1]
+	require.Equal(t, "handover", h.Fault)
+	require.InDelta(t, 4.0, h.Seconds, 0.01, "an instantaneous fault's window is cut at the end of the span")
+	require.InDelta(t, 10.0, h.OKPerSecond, 0.5)
+
+	c := countOps(events, 0, 20*s)
+	require.Equal(t, c.Invoked, c.OK)
+	require.InDelta(t, float64(c.OK)/20, c.OKPerSecond, 0.01)
+}
+
+func TestNewRunDirPointsLatestAtTheNewestRun(t *testing.T) {
+	root := t.TempDir()
+	now := time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)
+	first, err := newRunDir(root, "default", now)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(root, "default", "20261124T150000Z"), first)
+	second, err := newRunDir(root, "default", now)
+	require.NoError(t, err)
+	require.Equal(t, first+"-2", second, "two runs in the same second do not share a directory")
+	target, err := os.Readlink(filepath.Join(root, "default", LatestLink))
+	require.NoError(t, err)
+	require.Equal(t, "20261124T150000Z-2", target)
+	require.DirExists(t, filepath.Join(second, NodesDir))
+}
