@@ -113,8 +113,8 @@ func (c *conn) classify(err error) (out error, bad bool) {
 	if errors.Is(err, driver.ErrBadConn) {
 		code, msg := c.cause.get()
 		switch code {
-		case CodeNotLeader, codeNotLeaderOld:
-			return &NoLeaderError{Err: fmt.Errorf("%s (code %d)", msg, code)}, true
+		case CodeNotLeader, codeNotLeaderOld, codeNotFound:
+			return &NoLeaderError{Code: int(code), Err: errors.New(msg)}, true
 		case CodeLeadershipLost, codeLostOld:
 			return &IndeterminateError{ExtendedCode: CodeLeadershipLost, Err: errors.New(msg)}, true
 		}

@@ -13,6 +13,7 @@ const (
 	CodeLeadershipLost = 10 | (41 << 8) // SQLITE_IOERR_LEADERSHIP_LOST (10506): outcome unknown
 	codeNotLeaderOld   = 10 | (32 << 8) // the same two codes before SQLite 3.32.1+replication4
 	codeLostOld        = 10 | (33 << 8)
+	codeNotFound       = 12 // SQLITE_NOTFOUND: "no database opened" after a leader change
 )
 
 // stateError is a misuse of the Node's lifecycle or transaction state. It is
@@ -68,11 +69,16 @@ func (e *DatabaseError) Error() string {
 }
 func (e *DatabaseError) Definite() bool { return true }
 
-// NoLeaderError says a statement was never sent: no leader could be reached
-// before the deadline, the node we reached was no longer the leader
-// (SQLITE_IOERR_NOT_LEADER, which dqlite checks before it runs anything), or
-// the deadline had passed before sending.
-type NoLeaderError struct{ Err error }
+// NoLeaderError says a statement did not run: no leader could be reached
+// before the deadline, or the deadline had passed before sending (Code 0),
+// or the server it reached was no longer the leader: SQLITE_IOERR_NOT_LEADER
+// (Code 10250) or SQLITE_NOTFOUND "no database opened" (Code 12, the
+// connection's database went with the leadership), both of which dqlite
+// answers before it runs anything.
+type NoLeaderError struct {
+	Code int
+	Err  error
+}
 
 func (e *NoLeaderError) Error() string  { return fmt.Sprintf("no leader: %v", e.Err) }
 func (e *NoLeaderError) Unwrap() error  { return e.Err }

@@ -660,13 +660,25 @@ func (n *Node) Handover(ctx context.Context) error {
 			n.log.Info("handover done")
 			return nil
 		}
-		// dqlite fails a handover when there is nobody to hand over to; on
-		// a single voter that is success, not an error.
-		if alone, aerr := n.onlyVoter(ctx); aerr == nil && alone {
-			n.log.Info("handover: no other voter; nothing to hand over")
+		// dqlite reports failure whenever it finds no non-voter to take over
+		// this node's voter role (roles.c, handoverVoterCb), which in a
+		// cluster of voters only is always, also after a successful
+		// leadership transfer. Judge by leadership instead.
+		members, leader, verr := n.view(ctx)
+		if verr != nil {
+			return fmt.Errorf("handover: %w; then reading the cluster: %v", err, verr)
+		}
+		if leader == nil || leader.ID != n.id {
+			n.log.Info("handover done: this node does not lead", "dqlite", err)
 			return nil
 		}
-		return fmt.Errorf("handover: %w", err)
+		for _, m := range members {
+			if m.Role == RoleVoter && m.ID != n.id {
+				return fmt.Errorf("handover: %w: this node still leads", err)
+			}
+		}
+		n.log.Info("handover: no other voter; nothing to hand over")
+		return nil
 	case <-ctx.Done():
 		return &IndeterminateError{Err: fmt.Errorf("handover still running: %w", ctx.Err())}
 	}
@@ -679,21 +691,6 @@ func (n *Node) handoverDone() {
 	if n.handovers == 0 {
 		close(n.idle)
 	}
-}
-
-// onlyVoter reports whether this node is the cluster's only voter, as its
-// own server sees the configuration.
-func (n *Node) onlyVoter(ctx context.Context) (bool, error) {
-	members, _, err := n.view(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, m := range members {
-		if m.Role == RoleVoter && m.ID != n.id {
-			return false, nil
-		}
-	}
-	return true, nil
 }
 
 // Role names, as Status and the control API report them.

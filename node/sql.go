@@ -46,29 +46,58 @@ func (n *Node) OpenDB(ctx context.Context, name string) error {
 		n.conns.drain(false)
 	}
 	n.mu.Unlock()
-	c, gen, err := n.acquire(ctx)
-	if err != nil {
-		return err
+	c, gen, err, bad := n.first(ctx, func(c *conn) (error, bool) {
+		_, err, bad := c.query(ctx, "SELECT 1", nil)
+		return err, bad
+	})
+	if c != nil {
+		n.release(c, gen, bad, err)
 	}
-	n.conns.put(c, gen)
-	return nil
+	return err
 }
 
-// acquire returns an idle connection to the leader or dials one.
-func (n *Node) acquire(ctx context.Context) (*conn, int, error) {
+// acquire returns an idle connection to the leader (reused) or dials one.
+func (n *Node) acquire(ctx context.Context) (c *conn, gen int, reused bool, err error) {
 	n.mu.Lock()
 	if n.state != running {
 		n.mu.Unlock()
-		return nil, 0, ErrNotRunning
+		return nil, 0, false, ErrNotRunning
 	}
 	p, store, db := n.conns, n.store, n.db
 	n.mu.Unlock()
-	c, gen, err := p.get()
+	c, gen, err = p.get()
 	if err != nil || c != nil {
-		return c, gen, err
+		return c, gen, c != nil, err
 	}
 	c, err = dial(ctx, store, db, n.log)
-	return c, gen, err
+	return c, gen, false, err
+}
+
+// first runs the first statement of a piece of work (a statement, or a
+// transaction's BEGIN) and hands the connection to the caller, who must
+// release it. A pooled connection may point at a former leader, which
+// answers "not leader" or "no database opened" before running anything:
+// then, and only then, the statement runs once more on a fresh connection.
+// That is no retry of a write that may have happened.
+func (n *Node) first(ctx context.Context, f func(*conn) (error, bool)) (c *conn, gen int, err error, bad bool) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, &NoLeaderError{Err: fmt.Errorf("deadline passed before sending: %w", err)}, false
+	}
+	for attempt := 0; ; attempt++ {
+		var reused bool
+		c, gen, reused, err = n.acquire(ctx)
+		if err != nil {
+			return nil, 0, err, false
+		}
+		err, bad = f(c)
+		var nl *NoLeaderError
+		if err != nil && reused && attempt == 0 && errors.As(err, &nl) && nl.Code != 0 {
+			n.log.Debug("pooled connection pointed at a former leader; running on a fresh one", "err", err)
+			n.release(c, gen, bad, err)
+			continue
+		}
+		return c, gen, err, bad
+	}
 }
 
 // release hands a connection back after a statement: a bad one is closed,
@@ -104,12 +133,14 @@ func (n *Node) Exec(ctx context.Context, sql string, args ...any) (lastInsertID,
 	if t := n.openTxn(); t != nil {
 		return t.exec(ctx, sql, named)
 	}
-	c, gen, err := n.acquire(ctx)
-	if err != nil {
-		return 0, 0, err
+	var id, affected int64
+	c, gen, err, bad := n.first(ctx, func(c *conn) (err error, bad bool) {
+		id, affected, err, bad = c.exec(ctx, sql, named)
+		return err, bad
+	})
+	if c != nil {
+		n.release(c, gen, bad, err)
 	}
-	id, affected, err, bad := c.exec(ctx, sql, named)
-	n.release(c, gen, bad, err)
 	return id, affected, err
 }
 
@@ -127,12 +158,14 @@ func (n *Node) Query(ctx context.Context, sql string, args ...any) ([]map[string
 	if t := n.openTxn(); t != nil {
 		return t.query(ctx, sql, named)
 	}
-	c, gen, err := n.acquire(ctx)
-	if err != nil {
-		return nil, err
+	var rows []map[string]any
+	c, gen, err, bad := n.first(ctx, func(c *conn) (err error, bad bool) {
+		rows, err, bad = c.query(ctx, sql, named)
+		return err, bad
+	})
+	if c != nil {
+		n.release(c, gen, bad, err)
 	}
-	rows, err, bad := c.query(ctx, sql, named)
-	n.release(c, gen, bad, err)
 	return rows, err
 }
 
@@ -152,12 +185,11 @@ func (n *Node) Txn(ctx context.Context, stmts []Statement) ([]Result, error) {
 	}
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
-	c, gen, err := n.acquire(ctx)
+	c, gen, err, bad := n.first(ctx, begin(ctx))
 	if err != nil {
-		return nil, &TxnError{Statement: -1, Err: err}
-	}
-	if _, _, err, bad := c.exec(ctx, "BEGIN", nil); err != nil {
-		n.release(c, gen, bad, err)
+		if c != nil {
+			n.release(c, gen, bad, err)
+		}
 		return nil, &TxnError{Statement: -1, Err: err}
 	}
 	results := make([]Result, len(stmts))
@@ -185,6 +217,13 @@ func (n *Node) Txn(ctx context.Context, stmts []Statement) ([]Result, error) {
 	}
 	n.release(c, gen, false, nil)
 	return results, nil
+}
+
+func begin(ctx context.Context) func(*conn) (error, bool) {
+	return func(c *conn) (error, bool) {
+		_, _, err, bad := c.exec(ctx, "BEGIN", nil)
+		return err, bad
+	}
 }
 
 // rollback ends the connection's transaction; it reports whether the
@@ -234,14 +273,11 @@ func (n *Node) Begin(ctx context.Context) error {
 	}
 	n.txn = t
 	n.mu.Unlock()
-	c, gen, err := n.acquire(ctx)
-	if err == nil {
-		var bad bool
-		if _, _, err, bad = c.exec(ctx, "BEGIN", nil); err != nil {
+	c, gen, err, bad := n.first(ctx, begin(ctx))
+	if err != nil {
+		if c != nil {
 			n.release(c, gen, bad, err)
 		}
-	}
-	if err != nil {
 		n.mu.Lock()
 		if n.txn == t {
 			n.txn = nil
