@@ -34,6 +34,19 @@ type AppendOptions struct {
 // between transactions: ww (T1's append came right before T2's), wr (T2 read
 // T1's append) and rw (T1 read the key without T2's next append). A cycle in
 // those dependencies means no serial order explains the history.
+//
+// Anomaly kinds: "internal" (a read disagrees with the transaction's own
+// earlier micro-ops), "duplicate-elements", "incompatible-order" (two reads
+// of a key, neither a prefix of the other), "G1a" (a read sees a failed
+// transaction's append), "garbage-read" (a read sees a value nobody
+// appended), "G1b" (a read ends in the middle of another transaction's
+// appends), and the cycles "G0", "G1c", "G-single", "G2", with a
+// "-realtime" suffix when a real-time edge closes the cycle.
+//
+// A failed transaction never happened; an indeterminate one (info) counts
+// only through the appends that reads show. A key whose reads disagree
+// (duplicates, incompatible orders) has no version order and adds no
+// edges: any order picked for it would be a guess.
 func NewAppend(opts AppendOptions) Checker {
 	if opts.Consistency == "" {
 		opts.Consistency = "strict-serializable"

@@ -24,13 +24,14 @@ var (
 		{start: depRW, path: depWW | depWR},         // G-single
 		{start: depRW, path: depWW | depWR | depRW}, // G2
 	}
-	// Real-time searches start from an edge that is real-time only (in the
-	// search's path kinds), so the cycle truly needs real time.
+	// The real-time G0 and G1c searches start from an edge that is real
+	// time only: a cycle through an edge that is also a dependency is
+	// found, and better named, without real time.
 	realtimeSearches = []cycleSearch{
-		{start: depRT, startNot: depWW, path: depWW | depRT},                 // G0-realtime
-		{start: depRT, startNot: depWW | depWR, path: depWW | depWR | depRT}, // G1c-realtime
-		{start: depRW, path: depWW | depWR | depRT},                          // G-single-realtime
-		{start: depRW, path: depAll},                                         // G2-realtime
+		{start: depRT, startNot: depWW | depWR | depRW, path: depWW | depRT},         // G0-realtime
+		{start: depRT, startNot: depWW | depWR | depRW, path: depWW | depWR | depRT}, // G1c-realtime
+		{start: depRW, path: depWW | depWR | depRT},                                  // G-single-realtime
+		{start: depRW, path: depAll},                                                 // G2-realtime
 	}
 )
 
