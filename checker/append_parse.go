@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"github.com/dqtest/dqtest/history"
 )
@@ -141,7 +140,9 @@ func (a *appendAnalysis) eventErr(pos int, err error) error {
 // parseMops reads a txn value: a list of [f, key, value] micro-ops. Reads'
 // results are kept only withReads (an ok completion).
 func (a *appendAnalysis) parseMops(v any, withReads bool) ([]appendMop, error) {
-	list, ok := v.([]any)
+	// A history read from a file is normalised already (then this costs a
+	// walk, no copy); one built in memory may hold other integer types.
+	list, ok := history.Normalize(v).([]any)
 	if !ok {
 		return nil, fmt.Errorf(`value must be a list of micro-ops like [["append","k1",3],["r","k2",null]], got %s`, appendShow(v))
 	}
@@ -159,7 +160,7 @@ func (a *appendAnalysis) parseMops(v any, withReads bool) ([]appendMop, error) {
 		mop := appendMop{key: a.keyID(name)}
 		switch f {
 		case "append":
-			n, ok := appendInt(m[2])
+			n, ok := m[2].(int64)
 			if !ok {
 				return nil, fmt.Errorf("micro-op %d appends %s: appended values must be integers", j, appendShow(m[2]))
 			}
@@ -175,7 +176,7 @@ func (a *appendAnalysis) parseMops(v any, withReads bool) ([]appendMop, error) {
 			}
 			mop.list = make([]int64, len(elems))
 			for i, e := range elems {
-				if mop.list[i], ok = appendInt(e); !ok {
+				if mop.list[i], ok = e.(int64); !ok {
 					return nil, fmt.Errorf("micro-op %d reads %s: element %d is not an integer", j, appendShow(m[2]), i)
 				}
 			}
@@ -209,27 +210,6 @@ func (a *appendAnalysis) keyID(name string) int32 {
 		a.keys = append(a.keys, appendKey{name: name, writers: map[int64]int32{}})
 	}
 	return id
-}
-
-// appendInt accepts the integer shapes a value may have: int64 after
-// history.Normalize, and the raw shapes of a history built in memory.
-func appendInt(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case float64:
-		if x == math.Trunc(x) && x >= math.MinInt64 && x < math.MaxInt64 {
-			return int64(x), true
-		}
-	case json.Number:
-		n, err := x.Int64()
-		return n, err == nil
-	}
-	return 0, false
 }
 
 // appendShow renders v for an error message, cut to a readable length.

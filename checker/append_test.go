@@ -370,3 +370,17 @@ func fuzzNormalise(v any) any {
 	}
 	return v
 }
+
+// A history built in memory (the simulator's) may carry plain ints; they
+// are read as history.Normalize reads them.
+func TestAppendAcceptsUnnormalisedIntegers(t *testing.T) {
+	events := []history.Event{
+		{Index: 0, Process: 0, Type: history.Invoke, F: "txn", Value: [][]any{{"append", "x", 1}, {"append", "x", int32(2)}}},
+		{Index: 1, Process: 0, Type: history.OK, F: "txn", Value: [][]any{{"append", "x", 1}, {"append", "x", int32(2)}}},
+		{Index: 2, Process: 0, Type: history.Invoke, F: "txn", Value: []any{[]any{"r", "x", nil}}},
+		{Index: 3, Process: 0, Type: history.OK, F: "txn", Value: []any{[]any{"r", "x", []int{1, 2}}}},
+	}
+	r := checkAppend(t, "strict-serializable", events)
+	require.Equal(t, Valid, r.Verdict, "%s %+v", r.Reason, r.Anomalies)
+	require.Equal(t, 2, r.Stats["ok"])
+}
