@@ -1,0 +1,391 @@
+package harness
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/dqtest/dqtest/nemesis"
+	"github.com/dqtest/dqtest/workloads"
+)
+
+// Scenario is one test, as a YAML file gives it (docs/scenarios.md). Every
+// field has a default (DefaultScenario); LoadScenario fills them in, so a
+// file says only what differs. The resolved scenario, with every default
+// and the seed made explicit, is written to the run directory: running it
+// again reproduces the run's operations and faults.
+type Scenario struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description,omitempty"`
+	// Backend is docker (real dqlite in containers) or sim (the simulator).
+	Backend string `yaml:"backend"`
+	// Nodes is the cluster size: 1, 3, 5 or 7.
+	Nodes int `yaml:"nodes"`
+	// StopMode is how the Node API stops dqlite: guarded, unguarded or bypass.
+	StopMode string `yaml:"stop_mode"`
+	// NodeArgs are extra `dqtest node` flags per node, e.g. {n2: [--self-test-stale-reads]}.
+	NodeArgs map[string][]string `yaml:"node_args,omitempty"`
+	Workload WorkloadSpec        `yaml:"workload"`
+	// Concurrency is the number of client slots; 0 means two per node.
+	Concurrency int `yaml:"concurrency"`
+	// Rate is the total operations per second over all clients; 0 means as
+	// fast as the cluster answers.
+	Rate float64 `yaml:"rate"`
+	// TimeLimit is how long the workload and the nemesis run.
+	TimeLimit time.Duration `yaml:"time_limit"`
+	// OpTimeout is each operation's deadline; an operation that hits it is
+	// recorded as info.
+	OpTimeout time.Duration `yaml:"op_timeout"`
+	Nemesis   nemesis.Spec  `yaml:"nemesis"`
+	// Seed fixes the operation sequence of every client slot and the fault
+	// plan. 0 means: pick one when the run starts (it is written to the
+	// resolved scenario).
+	Seed int64 `yaml:"seed"`
+	// RecoveryTimeout bounds the wait, after healing, for a leader and
+	// every node answering.
+	RecoveryTimeout time.Duration `yaml:"recovery_timeout"`
+	// FinalReadsTimeout bounds the final reads through every node.
+	FinalReadsTimeout time.Duration  `yaml:"final_reads_timeout"`
+	Checker           CheckerOptions `yaml:"checker"`
+	Expect            Expect         `yaml:"expect"`
+}
+
+// WorkloadSpec names the workload; its parameters sit beside the name.
+type WorkloadSpec struct {
+	Name             string `yaml:"name"`
+	workloads.Params `yaml:",inline"`
+}
+
+// CheckerOptions tune checking.
+type CheckerOptions struct {
+	// TimeBudget bounds the check; past it the verdict is unknown.
+	TimeBudget time.Duration `yaml:"time_budget"`
+}
+
+// Backends a scenario can name.
+const (
+	BackendDocker = "docker"
+	BackendSim    = "sim"
+)
+
+// DefaultScenario is what an empty scenario file means: the register
+// workload on three real nodes for a minute, with no faults.
+func DefaultScenario() Scenario {
+	return Scenario{
+		Backend:           BackendDocker,
+		Nodes:             3,
+		StopMode:          "guarded",
+		Workload:          WorkloadSpec{Name: "register"},
+		Rate:              100,
+		TimeLimit:         60 * time.Second,
+		OpTimeout:         5 * time.Second,
+		RecoveryTimeout:   60 * time.Second,
+		FinalReadsTimeout: 30 * time.Second,
+		Checker:           CheckerOptions{TimeBudget: 60 * time.Second},
+	}
+}
+
+// LoadScenario reads, resolves and validates a scenario file. Its name
+// defaults to the file's base name.
+func LoadScenario(path string) (Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Scenario{}, err
+	}
+	return ParseScenario(path, data)
+}
+
+// ParseScenario is LoadScenario on bytes; file names them in errors.
+func ParseScenario(file string, data []byte) (Scenario, error) {
+	sc := DefaultScenario()
+	sc.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return Scenario{}, locate(file, nil, err)
+	}
+	// An empty document (or one of only comments) means every default;
+	// decoding it would zero the defaults instead.
+	if len(f.Docs) > 1 {
+		line := 0
+		if tk := f.Docs[1].Start; tk != nil {
+			line = tk.Position.Line
+		} else if tk := f.Docs[1].GetToken(); tk != nil {
+			line = tk.Position.Line
+		}
+		return Scenario{}, &ScenarioError{File: file, Line: line, Msg: "a scenario file holds one YAML document"}
+	}
+	if len(f.Docs) == 1 && f.Docs[0].Body != nil {
+		if err := yaml.UnmarshalWithOptions(data, &sc, yaml.Strict()); err != nil {
+			return Scenario{}, locate(file, f, err)
+		}
+	}
+	if err := sc.resolve(); err != nil {
+		if fe, ok := err.(*fieldError); ok {
+			return Scenario{}, &ScenarioError{File: file, Line: lineOf(yamlKeys(f), fe.field), Field: fe.field, Msg: fe.msg}
+		}
+		return Scenario{}, &ScenarioError{File: file, Msg: err.Error()}
+	}
+	return sc, nil
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// resolve fills in the defaults that depend on other fields and checks
+// every field, returning the first bad one.
+func (sc *Scenario) resolve() error {
+	if !nameRE.MatchString(sc.Name) {
+		return badField("name", "%q must be letters, digits, '.', '_' or '-' (it names the run directory)", sc.Name)
+	}
+	if sc.Backend != BackendDocker && sc.Backend != BackendSim {
+		return badField("backend", "must be docker or sim, got %q", sc.Backend)
+	}
+	if !slices.Contains([]int{1, 3, 5, 7}, sc.Nodes) {
+		return badField("nodes", "must be 1, 3, 5 or 7, got %d", sc.Nodes)
+	}
+	if !slices.Contains([]string{"guarded", "unguarded", "bypass"}, sc.StopMode) {
+		return badField("stop_mode", "must be guarded, unguarded or bypass, got %q", sc.StopMode)
+	}
+	names := NodeNames(sc.Nodes)
+	for node, args := range sc.NodeArgs {
+		if !slices.Contains(names, node) {
+			return badField("node_args."+node, "no node %q in a %d-node cluster (nodes are %s)", node, sc.Nodes, strings.Join(names, ", "))
+		}
+		for _, a := range args {
+			if !strings.HasPrefix(a, "-") {
+				return badField("node_args."+node, "%q is not a flag (flags start with -)", a)
+			}
+		}
+	}
+	params, err := workloads.Resolve(sc.Workload.Name, sc.Workload.Params)
+	if err != nil {
+		return badField(workloadField(err), "%v", err)
+	}
+	sc.Workload.Params = params
+	if sc.Concurrency < 0 {
+		return badField("concurrency", "must be 0 (two per node) or more, got %d", sc.Concurrency)
+	}
+	if sc.Concurrency == 0 {
+		sc.Concurrency = 2 * sc.Nodes
+	}
+	if sc.Rate < 0 {
+		return badField("rate", "must be 0 (unlimited) or more operations per second, got %v", sc.Rate)
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{"time_limit", sc.TimeLimit},
+		{"op_timeout", sc.OpTimeout},
+		{"recovery_timeout", sc.RecoveryTimeout},
+		{"final_reads_timeout", sc.FinalReadsTimeout},
+		{"checker.time_budget", sc.Checker.TimeBudget},
+	} {
+		if d.v <= 0 {
+			return badField(d.field, "must be a positive duration such as 30s, got %v", d.v)
+		}
+		if d.v > 24*time.Hour {
+			return badField(d.field, "must be at most 24h, got %v", d.v)
+		}
+	}
+	if err := resolveNemesis(sc); err != nil {
+		return err
+	}
+	return sc.Expect.resolve()
+}
+
+// workloadParamRE finds the parameter an error from workloads.Resolve is
+// about: "workload bank: parameter keys does not apply", "workload bank:
+// accounts must be at least 2", "workload register: mix: ...".
+var workloadParamRE = regexp.MustCompile(`^workload [^:]+: (?:parameter )?([a-z_]+)`)
+
+// workloadField names the field an error from workloads.Resolve is about,
+// so the error points at its line.
+func workloadField(err error) string {
+	if strings.HasPrefix(err.Error(), "unknown workload") {
+		return "workload.name"
+	}
+	if m := workloadParamRE.FindStringSubmatch(err.Error()); m != nil {
+		return "workload." + m[1]
+	}
+	return "workload"
+}
+
+// NodeNames are the names of an n-node cluster's nodes: n1..nN.
+func NodeNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%d", i+1)
+	}
+	return names
+}
+
+// Overrides are command-line values that replace a scenario's fields. A
+// nil field leaves the scenario's value.
+type Overrides struct {
+	Seed        *int64
+	Nodes       *int
+	TimeLimit   *time.Duration
+	Concurrency *int
+	Rate        *float64
+	// Nemesis replaces the scenario's faults with these, on its schedule.
+	Nemesis []string
+	// Workload switches the workload; the file's parameters are dropped
+	// when the name changes (they belong to the other workload).
+	Workload *string
+	Backend  *string
+}
+
+// Apply returns sc with the overrides applied, resolved and validated
+// again. Errors name the flag.
+func (o Overrides) Apply(sc Scenario) (Scenario, error) {
+	flags := map[string]string{}
+	set := func(field, flag string) { flags[field] = flag }
+	if o.Seed != nil {
+		sc.Seed = *o.Seed
+		set("seed", "--seed")
+	}
+	if o.Nodes != nil {
+		sc.Nodes = *o.Nodes
+		set("nodes", "--nodes")
+	}
+	if o.TimeLimit != nil {
+		sc.TimeLimit = *o.TimeLimit
+		set("time_limit", "--time-limit")
+	}
+	if o.Concurrency != nil {
+		sc.Concurrency = *o.Concurrency
+		set("concurrency", "--concurrency")
+	}
+	if o.Rate != nil {
+		sc.Rate = *o.Rate
+		set("rate", "--rate")
+	}
+	if o.Workload != nil && *o.Workload != sc.Workload.Name {
+		sc.Workload = WorkloadSpec{Name: *o.Workload}
+		set("workload.name", "--workload")
+		set("workload", "--workload")
+	}
+	if o.Backend != nil {
+		sc.Backend = *o.Backend
+		set("backend", "--backend")
+	}
+	if o.Nemesis != nil {
+		if err := overrideNemesis(&sc, o.Nemesis); err != nil {
+			return Scenario{}, fmt.Errorf("--nemesis: %w", err)
+		}
+		set("nemesis", "--nemesis")
+	}
+	if err := sc.resolve(); err != nil {
+		if fe, ok := err.(*fieldError); ok {
+			if flag := flags[fe.field]; flag != "" {
+				return Scenario{}, fmt.Errorf("%s: %s", flag, fe.msg)
+			}
+			for field, flag := range flags {
+				if strings.HasPrefix(fe.field, field+".") {
+					return Scenario{}, fmt.Errorf("%s: %s: %s", flag, fe.field, fe.msg)
+				}
+			}
+		}
+		return Scenario{}, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	}
+	return sc, nil
+}
+
+// Marshal renders the scenario as YAML, as the run directory records it.
+func (sc Scenario) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "# Resolved scenario %s: every default made explicit.\n", sc.Name)
+	b, err := yaml.Marshal(sc)
+	if err != nil {
+		return nil, err
+	}
+	buf.Write(b)
+	return buf.Bytes(), nil
+}
+
+// resolveNemesis fills in the nemesis defaults and checks the spec against
+// the cluster size and run length (Plan does both).
+func resolveNemesis(sc *Scenario) error {
+	spec := sc.Nemesis.WithDefaults()
+	if err := spec.Validate(); err != nil {
+		return nemesisFieldError(err)
+	}
+	if _, err := nemesis.Plan(spec, NodeNames(sc.Nodes), sc.TimeLimit, sc.Seed); err != nil {
+		return nemesisFieldError(err)
+	}
+	sc.Nemesis = spec
+	return nil
+}
+
+// nemesisFieldError turns the first of the nemesis package's errors into a
+// field error under "nemesis".
+func nemesisFieldError(err error) error {
+	var fe *nemesis.FieldError
+	if errors.As(err, &fe) {
+		return badField("nemesis."+fe.Field, "%s", fe.Problem)
+	}
+	return badField("nemesis", "%v", err)
+}
+
+// overrideNemesis replaces the scenario's faults by a --nemesis list
+// ("none" or an empty list: no faults). A timeline names its own faults, so
+// it gives way to the default fixed schedule.
+func overrideNemesis(sc *Scenario, faults []string) error {
+	var clean []string
+	for _, f := range faults {
+		f = strings.TrimSpace(f)
+		if f != "" && f != "none" {
+			clean = append(clean, f)
+		}
+	}
+	sc.Nemesis.Faults = clean
+	if sc.Nemesis.Schedule.Kind == nemesis.Timeline {
+		sc.Nemesis.Schedule.Kind = nemesis.Fixed
+		sc.Nemesis.Schedule.Timeline = nil
+	}
+	if err := sc.Nemesis.Validate(); err != nil {
+		var fe *nemesis.FieldError
+		if errors.As(err, &fe) {
+			return errors.New(fe.Problem)
+		}
+		return err
+	}
+	return nil
+}
+
+// Summary is a scenario file's one-line description: its first comment
+// line (every shipped scenario starts with one), or else its description
+// field's first line.
+func Summary(data []byte) string {
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if text, ok := strings.CutPrefix(line, "#"); ok {
+			if text = strings.TrimSpace(text); text != "" {
+				return text
+			}
+			continue
+		}
+		break
+	}
+	var d struct {
+		Description string `yaml:"description"`
+	}
+	if yaml.Unmarshal(data, &d) == nil {
+		if first, _, _ := strings.Cut(strings.TrimSpace(d.Description), "\n"); first != "" {
+			return first
+		}
+	}
+	return "(no description)"
+}
