@@ -1,0 +1,641 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/nemesis"
+	"github.com/dqtest/dqtest/workloads"
+)
+
+// Options are how to run a scenario, as opposed to what to run.
+type Options struct {
+	// Backend brings up the cluster of a docker scenario.
+	Backend Backend
+	// Simulate runs a sim scenario (see SimulateFunc). A scenario whose
+	// backend is sim needs it; the command line sets it from harness/sim.
+	Simulate SimulateFunc
+	// RunsDir is the root of run directories: a run goes to
+	// RunsDir/<scenario>/<timestamp>/. Default "runs".
+	RunsDir string
+	// RunDir, when set, is the run directory itself (it must not exist or
+	// be empty); RunsDir and the latest link are then not used.
+	RunDir string
+	// Image is the node image (docker backend); empty means the backend's
+	// default (dqtest-node:latest, built by `make image`).
+	Image string
+	// SetupTimeout bounds bringing the cluster up and the workload's
+	// setup. Default 3 minutes.
+	SetupTimeout time.Duration
+	// TeardownTimeout bounds removing the cluster. Default 2 minutes.
+	TeardownTimeout time.Duration
+	// Log receives progress lines. Default slog.Default().
+	Log *slog.Logger
+}
+
+// SimulateFunc runs a whole scenario against the simulator in virtual time:
+// cluster, workload, nemesis, healing and final reads. It calls record for
+// every event, in order, with Time in virtual nanoseconds since the start,
+// and returns what it knows about each node (its exit and log), which the
+// crash detector reads as it reads a real node's. The harness does the
+// rest: run directory, history file, checking, crash detection, verdict.
+type SimulateFunc func(ctx context.Context, sc Scenario, record func(history.Event) error) ([]NodeReport, error)
+
+// NodeReport is one node's exit status and log at the end of a run.
+type NodeReport struct {
+	Node string
+	Exit NodeExit
+	Log  []byte
+}
+
+// Run runs a scenario and returns what it found: it brings a cluster up,
+// runs the workload's clients and the nemesis for the scenario's time
+// limit, heals, waits for recovery, does the final reads through every
+// node, collects every node's log and exit status, tears the cluster down,
+// checks the history and writes the run directory (docs/run-directory.md).
+//
+// Run is the library form of `dqtest run` and works from a go test. Its
+// error is for runs that could not reach a verdict (a harness failure, a
+// cancelled ctx); the Result is then partial and its Outcome unknown, but
+// returned when a run directory exists, and the history stays on disk.
+// The cluster is removed on every path: success, failure, panic (turned
+// into an error) and cancellation (teardown gets a fresh context).
+func Run(ctx context.Context, sc Scenario, opts Options) (res *Result, err error) {
+	opts = opts.withDefaults()
+	log := opts.Log.With("scenario", sc.Name)
+	if sc.Seed == 0 {
+		sc.Seed = rand.Int64N(1<<53) + 1 // an exact float64, so JSON readers keep it whole
+		log.Info("seed chosen", "seed", sc.Seed)
+	}
+	if err := sc.resolve(); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	}
+	var backendName string
+	switch {
+	case sc.Backend == BackendSim && opts.Simulate == nil:
+		return nil, errors.New("scenario wants the sim backend, but no simulator was given (Options.Simulate)")
+	case sc.Backend == BackendSim:
+		backendName = "simulator"
+	case opts.Backend == nil:
+		return nil, errors.New("no backend given (Options.Backend)")
+	default:
+		backendName = opts.Backend.Name()
+	}
+	wl, err := workloads.New(sc.Workload.Name, sc.Workload.Params)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	}
+
+	started := time.Now()
+	dir := opts.RunDir
+	if dir == "" {
+		dir, err = newRunDir(opts.RunsDir, sc.Name, started)
+		if err != nil && dir == "" {
+			return nil, fmt.Errorf("run directory: %w", err)
+		} else if err != nil {
+			log.Warn("run directory", "error", err)
+		}
+	} else if err := os.MkdirAll(filepath.Join(dir, NodesDir), 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	res = &Result{
+		Scenario: sc.Name, Backend: backendName, Seed: sc.Seed, Dir: dir, Expect: sc.Expect,
+		Verdict: checker.Unknown, Outcome: checker.Unknown, Nodes: map[string]NodeExit{},
+		Crashes: []Crash{}, Checkers: []checker.Result{}, Started: started,
+	}
+	scYAML, err := sc.Marshal()
+	if err == nil {
+		err = writeFileAtomic(filepath.Join(dir, ScenarioFile), scYAML)
+	}
+	if err != nil {
+		return res, fmt.Errorf("writing the resolved scenario: %w", err)
+	}
+	w, err := history.Create(filepath.Join(dir, HistoryFile))
+	if err != nil {
+		return res, fmt.Errorf("history: %w", err)
+	}
+	rec := &recorder{w: w, start: time.Now()}
+	log.Info("run started", "dir", dir, "backend", backendName, "nodes", sc.Nodes, "workload", sc.Workload.Name,
+		"faults", strings.Join(sc.Nemesis.Faults, ","), "time_limit", sc.TimeLimit, "seed", sc.Seed)
+
+	r := &run{sc: sc, opts: opts, log: log, wl: wl, rec: rec, res: res, dir: dir}
+	defer func() {
+		// Whatever happened, the history is closed and results.json
+		// says how far the run got.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			func() {
+				defer func() { _ = recover() }() // the logs are a bonus; the teardown is not
+				r.collect()
+			}()
+			r.teardown()
+		}
+		if cerr := w.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("history: %w", cerr)
+		}
+		if err != nil {
+			res.Error = err.Error()
+			res.Verdict, res.Outcome = checker.Unknown, checker.Unknown
+		}
+		res.Phases.Total = time.Since(started).Seconds()
+		if werr := writeJSON(filepath.Join(dir, ResultsFile), res); werr != nil && err == nil {
+			err = fmt.Errorf("results: %w", werr)
+		}
+	}()
+
+	if sc.Backend == BackendSim {
+		err = r.simulate(ctx)
+	} else {
+		err = r.live(ctx)
+	}
+	if rerr := rec.err(); rerr != nil && err == nil {
+		err = fmt.Errorf("history: %w", rerr)
+	}
+	if err != nil {
+		// No verdict, but a node that crashed on the way is worth knowing.
+		events, _, _ := history.ReadFile(filepath.Join(dir, HistoryFile))
+		r.detectCrashes(events)
+		return res, err
+	}
+	if err := w.Close(); err != nil {
+		return res, fmt.Errorf("history: %w", err)
+	}
+	r.check(ctx)
+	log.Info("run finished", "verdict", res.Verdict, "outcome", res.Outcome, "dir", dir)
+	return res, ctx.Err()
+}
+
+func (o Options) withDefaults() Options {
+	if o.RunsDir == "" {
+		o.RunsDir = "runs"
+	}
+	if o.SetupTimeout <= 0 {
+		o.SetupTimeout = 3 * time.Minute
+	}
+	if o.TeardownTimeout <= 0 {
+		o.TeardownTimeout = 2 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return o
+}
+
+// run is the state of one Run.
+type run struct {
+	sc   Scenario
+	opts Options
+	log  *slog.Logger
+	wl   workloads.Workload
+	rec  *recorder
+	res  *Result
+	dir  string
+
+	cluster  Cluster
+	downOnce sync.Once
+	reports  []NodeReport
+	// nextProcess is the next unused process number after the clients'
+	// own (for final reads).
+	nextProcess int
+	// workloadStart and workloadEnd bound the workload phase, in history
+	// time (ns since the run started); 0 when unknown (simulator).
+	workloadStart, workloadEnd int64
+}
+
+// live runs the scenario against a real backend, in real time.
+func (r *run) live(parent context.Context) error {
+	sc := r.sc
+	// The global deadline: every phase's own bound plus slack. Teardown
+	// and checking have their own.
+	budget := r.opts.SetupTimeout + sc.TimeLimit + sc.OpTimeout + 2*time.Minute + sc.RecoveryTimeout +
+		time.Duration(len(r.wl.FinalOps())*sc.Nodes+1)*sc.FinalReadsTimeout
+	ctx, cancel := context.WithTimeout(parent, budget)
+	defer cancel()
+	defer r.teardown()
+
+	phase := time.Now()
+	steps, err := nemesis.Plan(sc.Nemesis, NodeNames(sc.Nodes), sc.TimeLimit, sc.Seed)
+	if err != nil {
+		return fmt.Errorf("nemesis plan: %w", err)
+	}
+	upCtx, upCancel := context.WithTimeout(ctx, r.opts.SetupTimeout)
+	defer upCancel()
+	r.log.Info("starting cluster", "backend", r.opts.Backend.Name(), "nodes", sc.Nodes)
+	r.res.RunID = runID(sc.Name, r.res.Started)
+	cluster, err := r.opts.Backend.Up(upCtx, ClusterSpec{
+		RunID: r.res.RunID, Nodes: sc.Nodes, Image: r.opts.Image,
+		NodeArgs: sc.NodeArgs, StopMode: sc.StopMode,
+	})
+	if cluster != nil {
+		r.cluster = cluster
+	}
+	if err != nil {
+		r.collect()
+		return fmt.Errorf("starting the cluster: %w", err)
+	}
+	if err := r.setup(upCtx); err != nil {
+		r.collect()
+		return err
+	}
+	r.res.Phases.Startup = time.Since(phase).Seconds()
+
+	phase = time.Now()
+	r.log.Info("workload running", "concurrency", sc.Concurrency, "rate", sc.Rate, "for", sc.TimeLimit, "fault_steps", len(steps))
+	applier := nemesis.NewApplier()
+	if err := r.workload(ctx, steps, applier); err != nil {
+		r.collect()
+		return err
+	}
+	workloadSeconds := time.Since(phase).Seconds()
+	r.res.Phases.Workload = workloadSeconds
+
+	phase = time.Now()
+	if ctx.Err() == nil {
+		r.heal(ctx, applier)
+		r.recover(ctx)
+		r.finalReads(ctx)
+	}
+	r.collect()
+	r.res.Phases.Recovery = time.Since(phase).Seconds()
+
+	phase = time.Now()
+	r.teardown()
+	r.res.Phases.Teardown = time.Since(phase).Seconds()
+	if ctx.Err() != nil {
+		if parent.Err() != nil {
+			return fmt.Errorf("run interrupted: %w", parent.Err())
+		}
+		return fmt.Errorf("run exceeded its global deadline of %s", budget)
+	}
+	return nil
+}
+
+// runID names a run for the backend's containers and networks.
+// The docker backend allows 48 characters.
+func runID(name string, t time.Time) string {
+	name = strings.ToLower(name)
+	if len(name) > 24 {
+		name = name[:24]
+	}
+	return fmt.Sprintf("%s-%s-%04x", name, t.UTC().Format("20060102t150405"), rand.IntN(1<<16))
+}
+
+// setup runs the workload's Setup through one node, trying the nodes in
+// turn until one succeeds: right after start-up the cluster may still be
+// electing its first leader.
+func (r *run) setup(ctx context.Context) error {
+	var last error
+	for attempt := 0; ; attempt++ {
+		node := r.cluster.Nodes()[attempt%len(r.cluster.Nodes())]
+		opCtx, cancel := context.WithTimeout(ctx, r.sc.OpTimeout)
+		last = r.wl.Setup(opCtx, r.cluster.Client(node))
+		cancel()
+		if last == nil {
+			r.log.Info("workload set up", "workload", r.wl.Name(), "through", node, "attempts", attempt+1)
+			return nil
+		}
+		r.log.Debug("workload setup failed, retrying", "node", node, "error", last)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("workload setup: no node succeeded before the deadline: %w", last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// workload runs the clients and the nemesis until the time limit.
+func (r *run) workload(ctx context.Context, steps []nemesis.Step, applier nemesis.Applier) error {
+	sc := r.sc
+	start := time.Now()
+	end := start.Add(sc.TimeLimit)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.workloadStart = start.Sub(r.rec.start).Nanoseconds()
+	defer func() { r.workloadEnd = time.Since(r.rec.start).Nanoseconds() }()
+
+	var wg sync.WaitGroup
+	var failMu sync.Mutex
+	var failure error
+	fail := func(err error) {
+		failMu.Lock()
+		if failure == nil {
+			failure = err
+		}
+		failMu.Unlock()
+		cancel()
+	}
+	// A panic in a goroutine would end the process without the cleanup
+	// in Run: turn it into a run error instead.
+	spawn := func(name string, f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					fail(fmt.Errorf("panic in %s: %v\n%s", name, p, debug.Stack()))
+				}
+			}()
+			f()
+		}()
+	}
+
+	nodes := r.cluster.Nodes()
+	var interval time.Duration
+	if sc.Rate > 0 {
+		interval = time.Duration(float64(sc.Concurrency) / sc.Rate * float64(time.Second))
+	}
+	for slot := 0; slot < sc.Concurrency; slot++ {
+		c := client{
+			slot: slot, concurrency: sc.Concurrency, node: nodes[slot%len(nodes)],
+			gen: r.wl.Generator(sc.Seed, slot), wl: r.wl, rec: r.rec, opTimeout: sc.OpTimeout,
+			interval: interval,
+		}
+		c.cl = r.cluster.Client(c.node)
+		spawn(fmt.Sprintf("client %d", slot), func() {
+			last := c.loop(wctx, ctx, start, end)
+			failMu.Lock()
+			r.nextProcess = max(r.nextProcess, last+1)
+			failMu.Unlock()
+		})
+	}
+	spawn("nemesis", func() { r.nemesis(wctx, start, steps, applier) })
+	done := make(chan struct{})
+	go r.progress(done, start)
+	wg.Wait()
+	close(done)
+	return failure
+}
+
+// progress logs the operation counts every ten seconds of the workload.
+func (r *run) progress(done <-chan struct{}, start time.Time) {
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+			r.log.Info("progress", "elapsed", time.Since(start).Round(time.Second),
+				"ok", r.rec.ok.Load(), "fail", r.rec.fail.Load(), "info", r.rec.info.Load())
+		}
+	}
+}
+
+// nemesis applies each step at its offset from the workload's start.
+func (r *run) nemesis(ctx context.Context, start time.Time, steps []nemesis.Step, applier nemesis.Applier) {
+	for _, st := range steps {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(start.Add(st.At))):
+		}
+		sctx, cancel := context.WithTimeout(ctx, r.stepTimeout())
+		rec := applier.Apply(sctx, r.cluster, st)
+		cancel()
+		r.recordFault(rec)
+	}
+}
+
+// stepTimeout bounds one fault action: a handover or a restart can take a
+// while, but never the whole run.
+func (r *run) stepTimeout() time.Duration { return max(30*time.Second, 2*r.sc.OpTimeout) }
+
+func (r *run) recordFault(rec nemesis.Record) {
+	e := history.Event{Process: history.Nemesis, Type: history.Info, F: rec.F, Nodes: rec.Nodes, Value: rec.Value}
+	if rec.Err != nil {
+		e.Error = rec.Err.Error()
+		r.log.Warn("fault failed", "f", rec.F, "nodes", rec.Nodes, "error", rec.Err)
+	} else {
+		r.log.Info("fault", "f", rec.F, "nodes", rec.Nodes)
+	}
+	r.rec.write(e)
+}
+
+// heal undoes every fault still in force.
+func (r *run) heal(ctx context.Context, applier nemesis.Applier) {
+	hctx, cancel := context.WithTimeout(ctx, 2*r.stepTimeout())
+	defer cancel()
+	for _, rec := range applier.HealAll(hctx, r.cluster) {
+		r.recordFault(rec)
+	}
+}
+
+// recover waits until the cluster has a leader and every node answers a
+// query through its control API.
+func (r *run) recover(ctx context.Context) {
+	start := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, r.sc.RecoveryTimeout)
+	defer cancel()
+	var last error
+	for {
+		leader, err := r.answering(rctx)
+		if err == nil {
+			r.res.Recovery = Recovery{Recovered: true, Seconds: time.Since(start).Seconds(), Leader: leader}
+			r.log.Info("cluster recovered", "leader", leader, "after", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		last = err
+		select {
+		case <-rctx.Done():
+			r.res.Recovery = Recovery{Seconds: time.Since(start).Seconds(), Error: last.Error()}
+			r.log.Warn("cluster did not recover", "within", r.sc.RecoveryTimeout, "error", last)
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (r *run) answering(ctx context.Context) (string, error) {
+	qctx, cancel := context.WithTimeout(ctx, r.sc.OpTimeout)
+	defer cancel()
+	leader, err := r.cluster.Leader(qctx)
+	if err != nil {
+		return "", fmt.Errorf("no leader: %w", err)
+	}
+	for _, n := range r.cluster.Nodes() {
+		if _, err := r.cluster.Client(n).Query(qctx, "SELECT 1"); err != nil {
+			return "", fmt.Errorf("%s does not answer: %w", n, err)
+		}
+	}
+	return leader, nil
+}
+
+// finalReads runs the workload's final operations through every node, each
+// retried (as a new operation, by a new process after an info) until it
+// succeeds or the final-reads deadline passes.
+func (r *run) finalReads(ctx context.Context) {
+	ops := r.wl.FinalOps()
+	if len(ops) == 0 {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, r.sc.FinalReadsTimeout)
+	defer cancel()
+	for _, node := range r.cluster.Nodes() {
+		cl := r.cluster.Client(node)
+		for _, op := range ops {
+			for {
+				proc := history.Process(r.nextProcess)
+				r.nextProcess++
+				c := invoke(fctx, r.wl, cl, r.rec, proc, node, op, r.sc.OpTimeout)
+				if c.Type == history.OK || fctx.Err() != nil {
+					break
+				}
+				r.log.Debug("final read did not succeed, retrying", "node", node, "f", op.F, "type", c.Type, "error", c.Error)
+				select {
+				case <-fctx.Done():
+				case <-time.After(250 * time.Millisecond):
+				}
+			}
+		}
+	}
+}
+
+// collect reads every node's exit status and log, with a fresh context so
+// that it works after a cancellation, and writes the logs to nodes/.
+func (r *run) collect() {
+	if r.cluster == nil || r.reports != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, n := range r.cluster.Nodes() {
+		rep := NodeReport{Node: n}
+		exit, err := r.cluster.Exit(ctx, n)
+		if err != nil {
+			r.log.Warn("node exit status", "node", n, "error", err)
+		}
+		rep.Exit = exit
+		rep.Log, err = r.cluster.Logs(ctx, n)
+		if err != nil {
+			r.log.Warn("node log", "node", n, "error", err)
+			rep.Log = append(rep.Log, fmt.Sprintf("\n[dqtest: reading this log failed: %v]\n", err)...)
+		}
+		r.reports = append(r.reports, rep)
+	}
+	r.writeNodeReports()
+}
+
+func (r *run) writeNodeReports() {
+	for _, rep := range r.reports {
+		r.res.Nodes[rep.Node] = rep.Exit
+		if err := os.WriteFile(filepath.Join(r.dir, NodesDir, rep.Node+".log"), rep.Log, 0o644); err != nil {
+			r.log.Warn("writing node log", "node", rep.Node, "error", err)
+		}
+	}
+}
+
+// teardown removes the cluster, once, with a fresh context: it must work
+// after the run's context was cancelled.
+func (r *run) teardown() {
+	r.downOnce.Do(func() {
+		if r.cluster == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.opts.TeardownTimeout)
+		defer cancel()
+		if err := r.cluster.Down(ctx); err != nil {
+			r.log.Error("removing the cluster failed; leftovers carry the run's labels", "error", err)
+		} else {
+			r.log.Info("cluster removed")
+		}
+	})
+}
+
+// simulate runs the scenario through the simulator.
+func (r *run) simulate(ctx context.Context) error {
+	phase := time.Now()
+	reports, err := r.opts.Simulate(ctx, r.sc, func(e history.Event) error {
+		_, err := r.rec.w.Write(e)
+		return err
+	})
+	r.res.Phases.Workload = time.Since(phase).Seconds()
+	r.reports = reports
+	r.writeNodeReports()
+	return err
+}
+
+// check runs the crash detector and the workload's checker on the history
+// as written (the same file `dqtest check` reads), then judges the outcome
+// against the scenario's expectations.
+func (r *run) check(ctx context.Context) {
+	phase := time.Now()
+	defer func() { r.res.Phases.Check = time.Since(phase).Seconds() }()
+	res := r.res
+
+	events, torn, err := history.ReadFile(filepath.Join(r.dir, HistoryFile))
+	switch {
+	case err != nil:
+		res.Checkers = append(res.Checkers, checker.Result{Checker: "history", Verdict: checker.Unknown, Reason: err.Error()})
+	case torn != 0:
+		res.Checkers = append(res.Checkers, checker.Result{Checker: "history", Verdict: checker.Unknown,
+			Reason: fmt.Sprintf("line %d of the history is torn", torn)})
+	default:
+		if verr := history.Validate(events); verr != nil {
+			res.Checkers = append(res.Checkers, checker.Result{Checker: "history", Verdict: checker.Unknown,
+				Reason: "the history is not well formed (a harness bug): " + verr.Error()})
+		} else {
+			res.Checkers = append(res.Checkers, r.runChecker(ctx, events))
+		}
+		res.Ops = countOps(events, r.workloadStart, r.workloadEnd)
+		res.Faults = faultEffects(events, r.workloadStart, r.workloadEnd)
+	}
+
+	r.detectCrashes(events)
+	res.Verdict = combinedVerdict(res.Checkers, res.Crashes)
+	res.Outcome, res.Reasons = judge(r.sc.Expect, res.Verdict, res.Checkers, res.Crashes)
+}
+
+// detectCrashes runs the crash detector on every node's log and exit.
+func (r *run) detectCrashes(events []history.Event) {
+	killed := killedNodes(events)
+	r.res.Crashes = []Crash{}
+	for _, rep := range r.reports {
+		r.res.Crashes = append(r.res.Crashes, DetectCrashes(rep.Node, rep.Exit, rep.Log, killed[rep.Node])...)
+	}
+	markExpected(r.res.Crashes, r.sc.Expect)
+	for _, c := range r.res.Crashes {
+		r.log.Warn("node crashed", "node", c.Node, "signature", c.Signature, "expected", c.Expected)
+	}
+}
+
+// runChecker runs the workload's checker within the scenario's time
+// budget and writes its artifacts (porcupine's visualization) into the run
+// directory.
+func (r *run) runChecker(ctx context.Context, events []history.Event) checker.Result {
+	cctx, cancel := context.WithTimeout(ctx, r.sc.Checker.TimeBudget)
+	defer cancel()
+	ck := r.wl.Checker()
+	r.log.Info("checking", "checker", ck.Name(), "events", len(events))
+	cres := ck.Check(cctx, events)
+	for name, data := range cres.Artifacts {
+		if err := os.WriteFile(filepath.Join(r.dir, filepath.Base(name)), data, 0o644); err != nil {
+			r.log.Warn("writing checker artifact", "file", name, "error", err)
+		}
+	}
+	return cres
+}
+
+// killedNodes are the nodes the nemesis sent SIGKILL: their SIGKILL exit
+// is the fault working, not a crash.
+func killedNodes(events []history.Event) map[string]bool {
+	killed := map[string]bool{}
+	for _, e := range events {
+		if !e.IsClient() && e.F == "start-kill" {
+			for _, n := range e.Nodes {
+				killed[n] = true
+			}
+		}
+	}
+	return killed
+}
