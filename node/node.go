@@ -24,6 +24,8 @@ import (
 
 	dqlite "github.com/canonical/go-dqlite/v2"
 	"github.com/canonical/go-dqlite/v2/client"
+
+	"github.com/dqtest/dqtest/node/control"
 )
 
 // DefaultTimeout bounds a call whose context has no deadline.
@@ -396,10 +398,13 @@ func (n *Node) clientLog(level client.LogLevel, format string, args ...any) {
 // timeout bound the wait.
 func (n *Node) Stop(ctx context.Context) error { return n.StopWith(ctx, n.mode) }
 
-// StopWith stops the node in the given mode instead of the node's own.
+// StopWith stops the node in the given mode ("" for the node's own).
 func (n *Node) StopWith(ctx context.Context, mode StopMode) error {
-	if _, err := ParseStopMode(string(mode)); err != nil || mode == "" {
-		return fmt.Errorf("stop mode %q: want guarded, bypass or unguarded", mode)
+	if mode == "" {
+		mode = n.mode
+	}
+	if _, err := ParseStopMode(string(mode)); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.stopTimeout)
 	defer cancel()
@@ -724,29 +729,15 @@ func parseRole(s string) (client.NodeRole, error) {
 	return 0, fmt.Errorf("role %q: want voter, standby or spare", s)
 }
 
-// Member is one node of the cluster configuration.
-type Member struct {
-	ID      uint64 `json:"id"`
-	Address string `json:"address"`
-	Role    string `json:"role"`
-}
-
-// Status is what a node knows about itself and its cluster. Role, the leader
-// and Members are this node's own server's view; they are empty when the
-// node is not running, and ClusterError says why when they could not be read.
-type Status struct {
-	ID            uint64   `json:"id"`
-	Address       string   `json:"address"`
-	BindAddress   string   `json:"bind_address"`
-	Running       bool     `json:"running"`
-	StopMode      StopMode `json:"stop_mode"`
-	DqliteVersion string   `json:"dqlite_version"`
-	Role          string   `json:"role"`
-	LeaderID      uint64   `json:"leader_id"`
-	LeaderAddress string   `json:"leader_address"`
-	Members       []Member `json:"members"`
-	ClusterError  string   `json:"cluster_error,omitempty"`
-}
+// Member is one node of the cluster configuration (role voter, standby or
+// spare). Status is what a node knows about itself and its cluster: Role,
+// the leader and Members are its own server's view, empty when the node is
+// not running; ClusterError says why they are missing on a running node.
+// Both are the control API's types.
+type (
+	Member = control.Member
+	Status = control.Status
+)
 
 // Status reports the node's state and its server's view of the cluster.
 func (n *Node) Status(ctx context.Context) Status {
@@ -754,7 +745,7 @@ func (n *Node) Status(ctx context.Context) Status {
 	defer cancel()
 	st := Status{
 		ID: n.id, Address: n.address, BindAddress: n.bindAddress, Running: n.IsRunning(),
-		StopMode: n.mode, DqliteVersion: DqliteVersionString(), Members: []Member{},
+		StopMode: string(n.mode), DqliteVersion: DqliteVersionString(), Members: []Member{},
 	}
 	if !st.Running {
 		return st

@@ -8,21 +8,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dqtest/dqtest/node/control"
 )
 
-// Statement is one SQL statement with placeholder arguments.
-type Statement struct {
-	SQL  string
-	Args []any
-}
-
-// Result is the result of one statement of a Txn: for a write its last
-// insert id and rows affected, for a query its rows.
-type Result struct {
-	LastInsertID int64
-	RowsAffected int64
-	Rows         []map[string]any
-}
+// Statement is one SQL statement with placeholder arguments; Result is the
+// result of one statement of a Txn: for a write its last insert id and rows
+// affected, for a query its rows. Both are the control API's types.
+type (
+	Statement = control.Statement
+	Result    = control.Result
+)
 
 // OpenDB selects the database statements run on (DefaultDB until called;
 // "" means DefaultDB) and checks that the leader can be reached with it.

@@ -1,0 +1,324 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Handler serves the control API for n. Every request runs under a
+// deadline; a bad request (malformed or trailing JSON, an unknown field, a
+// body over MaxBody, a wrong method, a missing field) gets a 4xx answer with
+// a message, and a panic in a handler becomes a 500, never a crash.
+func Handler(n Node, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &server{node: n, log: log}
+	s.routes = map[string]route{
+		"/health":        {http.MethodGet, s.health},
+		"/status":        {http.MethodGet, s.status},
+		"/exec":          {http.MethodPost, s.exec},
+		"/query":         {http.MethodPost, s.query},
+		"/txn":           {http.MethodPost, s.txn},
+		"/handover":      {http.MethodPost, s.handover},
+		"/transfer":      {http.MethodPost, s.transfer},
+		"/member/add":    {http.MethodPost, s.memberAdd},
+		"/member/remove": {http.MethodPost, s.memberRemove},
+		"/stop":          {http.MethodPost, s.stop},
+		"/start":         {http.MethodPost, s.start},
+	}
+	return s
+}
+
+type server struct {
+	node   Node
+	log    *slog.Logger
+	routes map[string]route
+}
+
+// A handler decodes its body with decode and answers a value to encode, or
+// an error.
+type route struct {
+	method string
+	handle func(w http.ResponseWriter, r *http.Request) (any, error)
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	answer, err := s.serve(w, r)
+	status := http.StatusOK
+	if err != nil {
+		var cerr *Error
+		if !errors.As(err, &cerr) {
+			cerr = &Error{Kind: KindInternal, Message: err.Error()}
+		}
+		status = cerr.HTTPStatus()
+		answer = errorAnswer{Error: cerr}
+		s.log.Debug("control request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", cerr, "took", time.Since(start))
+	} else {
+		s.log.Debug("control request", "method", r.Method, "path", r.URL.Path, "took", time.Since(start))
+	}
+	body, merr := json.Marshal(answer)
+	if merr != nil {
+		status = http.StatusInternalServerError
+		body, _ = json.Marshal(errorAnswer{Error: &Error{Kind: KindInternal, Message: "encoding the answer: " + merr.Error()}})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+func (s *server) serve(w http.ResponseWriter, r *http.Request) (answer any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("control handler panicked", "path", r.URL.Path, "panic", p)
+			answer, err = nil, &Error{Kind: KindInternal, Message: fmt.Sprintf("panic: %v", p)}
+		}
+	}()
+	rt, ok := s.routes[r.URL.Path]
+	if !ok {
+		return nil, &Error{Status: http.StatusNotFound, Kind: KindBadRequest, Message: fmt.Sprintf("no endpoint %s", r.URL.Path)}
+	}
+	if r.Method != rt.method {
+		w.Header().Set("Allow", rt.method)
+		return nil, &Error{Status: http.StatusMethodNotAllowed, Kind: KindBadRequest, Message: fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, rt.method)}
+	}
+	return rt.handle(w, r)
+}
+
+func badRequest(format string, args ...any) *Error {
+	return &Error{Kind: KindBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+// decode reads a JSON body of at most MaxBody bytes into v, refusing unknown
+// fields and trailing data. An empty body leaves v as it is.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Kind: KindBadRequest, Message: fmt.Sprintf("body over %d bytes", MaxBody)}
+		}
+		return badRequest("reading the body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("body: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("body: data after the JSON object")
+	}
+	return nil
+}
+
+// deadline is the request's context with its timeout: timeout_ms from the
+// body, else the X-Dqtest-Timeout header, else DefaultTimeout; at most
+// MaxTimeout.
+func deadline(r *http.Request, ms int64) (context.Context, context.CancelFunc, error) {
+	if ms == 0 {
+		if h := r.Header.Get(TimeoutHeader); h != "" {
+			var err error
+			if ms, err = strconv.ParseInt(h, 10, 64); err != nil || ms <= 0 {
+				return nil, nil, badRequest("%s %q: want a positive number of milliseconds", TimeoutHeader, h)
+			}
+		}
+	}
+	if ms < 0 {
+		return nil, nil, badRequest("timeout_ms %d: want a positive number of milliseconds", ms)
+	}
+	d := DefaultTimeout
+	if ms > 0 {
+		d = min(time.Duration(ms)*time.Millisecond, MaxTimeout)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	return ctx, cancel, nil
+}
+
+type empty struct{}
+
+func (s *server) health(w http.ResponseWriter, r *http.Request) (any, error) {
+	return map[string]bool{"ok": true}, nil
+}
+
+func (s *server) status(w http.ResponseWriter, r *http.Request) (any, error) {
+	ctx, cancel, err := deadline(r, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	return s.node.Status(ctx), nil
+}
+
+// statement decodes an exec or query request.
+func (s *server) statement(w http.ResponseWriter, r *http.Request) (ctx context.Context, cancel context.CancelFunc, sql string, args []any, err error) {
+	var req execRequest
+	if err := decode(w, r, &req); err != nil {
+		return nil, nil, "", nil, err
+	}
+	if req.SQL == "" {
+		return nil, nil, "", nil, badRequest("missing sql")
+	}
+	if args, err = decodeValues(req.Args); err != nil {
+		return nil, nil, "", nil, badRequest("%v", err)
+	}
+	if ctx, cancel, err = deadline(r, req.TimeoutMS); err != nil {
+		return nil, nil, "", nil, err
+	}
+	return ctx, cancel, req.SQL, args, nil
+}
+
+func (s *server) exec(w http.ResponseWriter, r *http.Request) (any, error) {
+	ctx, cancel, sql, args, err := s.statement(w, r)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	res, err := s.node.Exec(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return wireResult{LastInsertID: res.LastInsertID, RowsAffected: res.RowsAffected}, nil
+}
+
+func (s *server) query(w http.ResponseWriter, r *http.Request) (any, error) {
+	ctx, cancel, sql, args, err := s.statement(w, r)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	rows, err := s.node.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	wire, err := encodeRows(rows)
+	if err != nil {
+		return nil, err
+	}
+	return queryAnswer{Rows: wire}, nil
+}
+
+func (s *server) txn(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req txnRequest
+	if err := decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	if len(req.Statements) == 0 {
+		return nil, badRequest("no statements")
+	}
+	stmts := make([]Statement, len(req.Statements))
+	for i, ws := range req.Statements {
+		if ws.SQL == "" {
+			return nil, badRequest("statement %d: missing sql", i)
+		}
+		args, err := decodeValues(ws.Args)
+		if err != nil {
+			return nil, badRequest("statement %d: %v", i, err)
+		}
+		stmts[i] = Statement{SQL: ws.SQL, Args: args}
+	}
+	ctx, cancel, err := deadline(r, req.TimeoutMS)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	results, err := s.node.Txn(ctx, stmts)
+	if err != nil {
+		return nil, err
+	}
+	answer := txnAnswer{Results: make([]wireResult, len(results))}
+	for i, res := range results {
+		rows, err := encodeRows(res.Rows)
+		if err != nil {
+			return nil, err
+		}
+		if res.Rows == nil {
+			rows = nil
+		}
+		answer.Results[i] = wireResult{LastInsertID: res.LastInsertID, RowsAffected: res.RowsAffected, Rows: rows}
+	}
+	return answer, nil
+}
+
+func (s *server) handover(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req timeoutRequest
+	return s.simple(w, r, &req, &req.TimeoutMS, func(ctx context.Context) error { return s.node.Handover(ctx) })
+}
+
+func (s *server) transfer(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req transferRequest
+	return s.simple(w, r, &req, &req.TimeoutMS, func(ctx context.Context) error { return s.node.Transfer(ctx, req.ToID) })
+}
+
+func (s *server) memberRemove(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req memberRemoveRequest
+	return s.simple(w, r, &req, &req.TimeoutMS, func(ctx context.Context) error {
+		if req.ID == 0 {
+			return badRequest("missing id")
+		}
+		return s.node.RemoveMember(ctx, req.ID)
+	})
+}
+
+func (s *server) memberAdd(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req memberAddRequest
+	return s.simple(w, r, &req, &req.TimeoutMS, func(ctx context.Context) error {
+		switch {
+		case req.ID == 0:
+			return badRequest("missing id")
+		case req.Address == "":
+			return badRequest("missing address")
+		}
+		switch req.Role {
+		case "", "voter", "standby", "spare":
+		default:
+			return badRequest("role %q: want voter, standby or spare", req.Role)
+		}
+		return s.node.AddMember(ctx, Member{ID: req.ID, Address: req.Address, Role: req.Role})
+	})
+}
+
+func (s *server) stop(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req stopRequest
+	return s.simple(w, r, &req, &req.TimeoutMS, func(ctx context.Context) error {
+		switch req.Mode {
+		case "", "guarded", "unguarded", "bypass":
+		default:
+			return badRequest("mode %q: want guarded, unguarded or bypass", req.Mode)
+		}
+		return s.node.Stop(ctx, req.Mode)
+	})
+}
+
+func (s *server) start(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req timeoutRequest
+	return s.simple(w, r, &req, &req.TimeoutMS, func(ctx context.Context) error { return s.node.Start(ctx) })
+}
+
+// simple serves an endpoint that answers {} on success: decode req (whose
+// timeout field is *ms), then run f under the request's deadline.
+func (s *server) simple(w http.ResponseWriter, r *http.Request, req any, ms *int64, f func(context.Context) error) (any, error) {
+	if err := decode(w, r, req); err != nil {
+		return nil, err
+	}
+	ctx, cancel, err := deadline(r, *ms)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	if err := f(ctx); err != nil {
+		return nil, err
+	}
+	return empty{}, nil
+}
