@@ -13,8 +13,10 @@ type Result struct {
 	// containers) or "simulator" (a model of dqlite: a finding there is
 	// about the model or the harness, not about dqlite).
 	Backend string `json:"backend"`
-	Seed    int64  `json:"seed"`
-	Dir     string `json:"dir"`
+	// SimBug is the bug the simulator injected, if any.
+	SimBug string `json:"sim_bug,omitempty"`
+	Seed   int64  `json:"seed"`
+	Dir    string `json:"dir"`
 	// RunID labels the run's containers and networks (docker backend), so
 	// leftovers of an interrupted run can be found and removed.
 	RunID string `json:"run_id,omitempty"`

@@ -24,8 +24,11 @@ type Options struct {
 	// Backend brings up the cluster of a docker scenario.
 	Backend Backend
 	// Simulate runs a sim scenario (see SimulateFunc). A scenario whose
-	// backend is sim needs it; the command line sets it from harness/sim.
+	// backend is sim needs it: sim.Simulator(bug) is the simulator's.
 	Simulate SimulateFunc
+	// SimBug names the bug the caller's Simulate injects ("" for none),
+	// so that results.json says so.
+	SimBug string
 	// RunsDir is the root of run directories: a run goes to
 	// RunsDir/<scenario>/<timestamp>/. Default "runs".
 	RunsDir string
@@ -113,6 +116,9 @@ func Run(ctx context.Context, sc Scenario, opts Options) (res *Result, err error
 		Scenario: sc.Name, Backend: backendName, Seed: sc.Seed, Dir: dir, Expect: sc.Expect,
 		Verdict: checker.Unknown, Outcome: checker.Unknown, Nodes: map[string]NodeExit{},
 		Crashes: []Crash{}, Checkers: []checker.Result{}, Started: started,
+	}
+	if sc.Backend == BackendSim {
+		res.SimBug = opts.SimBug
 	}
 	scYAML, err := sc.Marshal()
 	if err == nil {
