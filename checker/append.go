@@ -142,13 +142,14 @@ func (a *appendAnalysis) run(ctx context.Context) error {
 }
 
 // report records an anomaly of kind, explaining at most MaxPerKind of each
-// kind (cycles are capped separately by findCycles).
-func (a *appendAnalysis) report(kind, key, explanation string, txns ...int32) {
+// kind (cycles are capped separately by findCycles). The explanation is
+// written only for those: a broken database can produce millions.
+func (a *appendAnalysis) report(kind, key string, explain func() string, txns ...int32) {
 	a.counts[kind]++
 	if a.counts[kind] > a.opts.MaxPerKind {
 		return
 	}
-	a.anomalies = append(a.anomalies, Anomaly{Kind: kind, Key: key, Explanation: explanation, Ops: a.opsOf(txns...)})
+	a.anomalies = append(a.anomalies, Anomaly{Kind: kind, Key: key, Explanation: explain(), Ops: a.opsOf(txns...)})
 }
 
 // opsOf returns the history events (invocation, completion) of txns.

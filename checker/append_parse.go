@@ -140,9 +140,18 @@ func (a *appendAnalysis) eventErr(pos int, err error) error {
 // parseMops reads a txn value: a list of [f, key, value] micro-ops. Reads'
 // results are kept only withReads (an ok completion).
 func (a *appendAnalysis) parseMops(v any, withReads bool) ([]appendMop, error) {
-	// A history read from a file is normalised already (then this costs a
-	// walk, no copy); one built in memory may hold other integer types.
-	list, ok := history.Normalize(v).([]any)
+	mops, err := a.readMops(v, withReads)
+	if err != nil {
+		// A history read from a file is normalised already; one built in
+		// memory may hold other integer types. Normalising costs a walk,
+		// so it is done only when the value needs it.
+		return a.readMops(history.Normalize(v), withReads)
+	}
+	return mops, nil
+}
+
+func (a *appendAnalysis) readMops(v any, withReads bool) ([]appendMop, error) {
+	list, ok := v.([]any)
 	if !ok {
 		return nil, fmt.Errorf(`value must be a list of micro-ops like [["append","k1",3],["r","k2",null]], got %s`, appendShow(v))
 	}

@@ -58,13 +58,17 @@ func (a *appendAnalysis) checkInternal(ctx context.Context) error {
 			name := a.keys[m.key].name
 			switch {
 			case s.known && !slices.Equal(m.list, s.list):
-				a.report(appendInternal, name, fmt.Sprintf(
-					"%s read %s = %s, but given its own earlier reads and appends of %s in the same transaction it should have read %s.",
-					a.txnName(int32(t)), name, appendList(m.list), name, appendList(s.list)), int32(t))
+				a.report(appendInternal, name, func() string {
+					return fmt.Sprintf(
+						"%s read %s = %s, but given its own earlier reads and appends of %s in the same transaction it should have read %s.",
+						a.txnName(int32(t)), name, appendList(m.list), name, appendList(s.list))
+				}, int32(t))
 			case !s.known && len(s.list) > 0 && !appendSuffix(m.list, s.list):
-				a.report(appendInternal, name, fmt.Sprintf(
-					"%s read %s = %s, which does not end with its own earlier appends %s in the same transaction.",
-					a.txnName(int32(t)), name, appendList(m.list), appendList(s.list)), int32(t))
+				a.report(appendInternal, name, func() string {
+					return fmt.Sprintf(
+						"%s read %s = %s, which does not end with its own earlier appends %s in the same transaction.",
+						a.txnName(int32(t)), name, appendList(m.list), appendList(s.list))
+				}, int32(t))
 			}
 			// Clip so that a later append copies instead of writing into
 			// the read's list.
@@ -116,15 +120,19 @@ func (a *appendAnalysis) orderKey(k *appendKey) {
 		prefix := appendPrefix(list, order)
 		if !prefix {
 			k.ordered = false
-			a.report(appendIncompatible, k.name, fmt.Sprintf(
-				"%s read %s = %s and %s read %s = %s: neither list is a prefix of the other, so no single order of appends to %s explains both reads.",
-				a.txnName(r.txn), k.name, appendList(list), a.txnName(longest.txn), k.name, appendList(order), k.name),
+			a.report(appendIncompatible, k.name, func() string {
+				return fmt.Sprintf(
+					"%s read %s = %s and %s read %s = %s: neither list is a prefix of the other, so no single order of appends to %s explains both reads.",
+					a.txnName(r.txn), k.name, appendList(list), a.txnName(longest.txn), k.name, appendList(order), k.name)
+			},
 				r.txn, longest.txn)
 		}
 		if (!prefix || orderHasDup) && appendHasDup(list) {
-			a.report(appendDuplicates, k.name, fmt.Sprintf(
-				"%s read %s = %s, which holds the same appended value more than once: each value is appended once.",
-				a.txnName(r.txn), k.name, appendList(list)), r.txn)
+			a.report(appendDuplicates, k.name, func() string {
+				return fmt.Sprintf(
+					"%s read %s = %s, which holds the same appended value more than once: each value is appended once.",
+					a.txnName(r.txn), k.name, appendList(list))
+			}, r.txn)
 		}
 	}
 	if k.ordered {
@@ -171,14 +179,18 @@ func (a *appendAnalysis) reportBadValue(k *appendKey, r mopRef, v int64) {
 	list := a.mop(r).list
 	w, ok := k.writers[v]
 	if !ok {
-		a.report(appendUnwrittenRead, k.name, fmt.Sprintf(
-			"%s read %s = %s, which contains %d, a value no transaction appended to %s.",
-			a.txnName(r.txn), k.name, appendList(list), v, k.name), r.txn)
+		a.report(appendUnwrittenRead, k.name, func() string {
+			return fmt.Sprintf(
+				"%s read %s = %s, which contains %d, a value no transaction appended to %s.",
+				a.txnName(r.txn), k.name, appendList(list), v, k.name)
+		}, r.txn)
 		return
 	}
-	a.report(appendAbortedRead, k.name, fmt.Sprintf(
-		"%s read %s = %s, which contains %d, appended by %s; but %s failed, so its append never happened (aborted read).",
-		a.txnName(r.txn), k.name, appendList(list), v, a.txnName(w), a.txnName(w)), r.txn, w)
+	a.report(appendAbortedRead, k.name, func() string {
+		return fmt.Sprintf(
+			"%s read %s = %s, which contains %d, appended by %s; but %s failed, so its append never happened (aborted read).",
+			a.txnName(r.txn), k.name, appendList(list), v, a.txnName(w), a.txnName(w))
+	}, r.txn, w)
 }
 
 // checkIntermediate reports reads that end in the middle of another
@@ -209,10 +221,12 @@ func (a *appendAnalysis) checkIntermediate(k *appendKey) {
 			seen = seen || m.value == last
 		}
 		if len(later) > 0 {
-			a.report(appendIntermediate, k.name, fmt.Sprintf(
-				"%s read %s = %s, ending in %d, which %s appended before also appending %s to %s: %s saw %s half-done (intermediate read).",
-				a.txnName(r.txn), k.name, appendList(list), last, a.txnName(w), appendList(later), k.name,
-				a.txnName(r.txn), a.txnName(w)), r.txn, w)
+			a.report(appendIntermediate, k.name, func() string {
+				return fmt.Sprintf(
+					"%s read %s = %s, ending in %d, which %s appended before also appending %s to %s: %s saw %s half-done (intermediate read).",
+					a.txnName(r.txn), k.name, appendList(list), last, a.txnName(w), appendList(later), k.name,
+					a.txnName(r.txn), a.txnName(w))
+			}, r.txn, w)
 		}
 	}
 }
