@@ -28,11 +28,11 @@ const (
 )
 
 var bugs = []Bug{
-	{BugStaleRead, "a leader answers reads from its local state without confirming its leadership, and keeps doing so after it was deposed until it hears from a newer leader", []string{"register", "bank", "set", "append"}},
-	{BugLostWrite, "a new leader truncates the last entries of earlier terms, acknowledged ones included, and makes its followers do the same", []string{"register", "bank", "set", "append"}},
+	{BugStaleRead, "a leader answers reads from its local state without confirming its leadership, and keeps doing so after it was deposed until it hears from a newer leader", []string{"register", "append"}},
+	{BugLostWrite, "a new leader truncates the last entries of earlier terms, acknowledged ones included, and makes its followers do the same", []string{"register", "set", "append"}},
 	{BugNonAtomicTxn, "a transaction with several writes is committed as two log entries, so reads between them see half of it (and a leader change between them loses the other half)", []string{"bank", "append"}},
-	{BugDuplicateWrite, "a node retries a forwarded write whose outcome it lost (connection cut, leadership lost), like database/sql retrying ErrBadConn, so a write that did commit is applied twice", []string{"register", "bank", "set", "append"}},
-	{BugDirtyRead, "reads ignore the write lock: they see the statements an in-flight transaction has executed and the leader's uncommitted log entries", []string{"register", "bank", "set", "append"}},
+	{BugDuplicateWrite, "a node retries a forwarded write whose outcome it lost (connection cut, leadership lost), like database/sql retrying ErrBadConn, so a write that did commit is applied twice", []string{"set", "append"}},
+	{BugDirtyRead, "reads ignore the write lock: they see the statements an in-flight transaction has executed and the leader's uncommitted log entries", []string{"bank", "append"}},
 	{BugCrashOnDoubleStop, "stopping a node that is already stopped aborts its process, as canonical/dqlite#737 does: the assertion `rv == 0' in dqlite_node_stop, then SIGABRT", nil},
 }
 

@@ -58,12 +58,33 @@ func (c *cluster) invoke(process int, x *node, op workloads.Op, then func(histor
 	c.inFlight++
 	proc := x.proc
 	c.sched.after(c.clientDelay(), func() { c.arrive(x, proc, r) })
-	c.sched.at(r.deadline, func() {
-		if !r.recorded {
+	c.addDeadline(r)
+}
+
+// addDeadline queues r's client deadline. Every deadline is its invocation
+// time plus the same timeout, so they come due in the order queued: one
+// queue and one pending event serve them all, which keeps thousands of
+// far-off timers out of the scheduler.
+func (c *cluster) addDeadline(r *request) {
+	c.deadlines = append(c.deadlines, r)
+	if len(c.deadlines) == 1 {
+		c.sched.at(r.deadline, c.expireDeadlines)
+	}
+}
+
+func (c *cluster) expireDeadlines() {
+	i := 0
+	for ; i < len(c.deadlines) && c.deadlines[i].deadline <= c.sched.now; i++ {
+		if r := c.deadlines[i]; !r.recorded {
 			r.done = true
 			c.complete(r, outcome{kind: outUnknown, err: "timeout: no answer before the deadline"})
 		}
-	})
+	}
+	clear(c.deadlines[:i])
+	c.deadlines = c.deadlines[i:]
+	if len(c.deadlines) > 0 {
+		c.sched.at(c.deadlines[0].deadline, c.expireDeadlines)
+	}
 }
 
 // arrive is the request reaching its node's control API.
@@ -99,8 +120,8 @@ func compact(rs []*request) []*request {
 	return live
 }
 
-// route sends r from its origin x to the leader x knows, executes it at x
-// if x leads, or parks it until x learns of a leader.
+// route sends r from its origin x to the leader, executes it at x if x
+// leads, or parks it until a leader can be found.
 func (c *cluster) route(x *node, r *request) {
 	if r.done {
 		return
@@ -109,21 +130,40 @@ func (c *cluster) route(x *node, r *request) {
 		c.finish(r, outcome{kind: outOK, value: c.read(x, &r.prog)})
 		return
 	}
-	if x.role == leader {
+	l := c.findLeader(x)
+	switch {
+	case l == nil:
+		c.wait(x, r)
+	case l == x:
 		a := &attempt{req: r}
 		r.cur = a
 		c.leaderReceive(x, a)
-		return
+	default:
+		a := &attempt{req: r, at: l}
+		r.cur = a
+		c.send(x, l, func() { c.leaderReceive(l, a) })
+	}
+}
+
+// findLeader is the leader x's driver connects to, as go-dqlite finds it:
+// x itself if it leads, else the leader x knows of if x can reach it, else
+// the first reachable node that says it leads (the driver asks the nodes it
+// knows). Nil when there is none: a node cut off from every leader.
+func (c *cluster) findLeader(x *node) *node {
+	if x.role == leader {
+		return x
 	}
 	if x.leader >= 0 && x.leader != x.id {
 		if l := c.nodes[x.leader]; c.canReach(x, l) {
-			a := &attempt{req: r, at: l}
-			r.cur = a
-			c.send(x, l, func() { c.leaderReceive(l, a) })
-			return
+			return l
 		}
 	}
-	c.wait(x, r)
+	for _, p := range c.nodes {
+		if p != x && p.role == leader && !p.paused && c.canReach(x, p) {
+			return p
+		}
+	}
+	return nil
 }
 
 // canReach reports whether x can open a connection to l and send to it.

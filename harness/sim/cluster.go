@@ -120,6 +120,7 @@ type cluster struct {
 	opTimeout int64
 	end       int64 // virtual time the workload stops issuing
 	inFlight  int
+	deadlines []*request // client deadlines, in the order they come due
 
 	rec    Recorder
 	events int64
