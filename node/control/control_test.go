@@ -334,3 +334,33 @@ func mustEncode(t *testing.T, v any) []byte {
 	require.NoError(t, err)
 	return raw
 }
+
+// counter answers every query with a fresh count.
+type counter struct {
+	fakeNode
+	n int64
+}
+
+func (c *counter) Query(ctx context.Context, sql string, args ...any) ([]map[string]any, error) {
+	c.n++
+	return []map[string]any{{"n": c.n}}, nil
+}
+
+func TestStaleReadsServeACachedCopyForMaxAge(t *testing.T) {
+	inner := &counter{}
+	n := StaleReads(inner, 200*time.Millisecond, nil)
+	ctx := context.Background()
+	read := func(sql string, args ...any) int64 {
+		rows, err := n.Query(ctx, sql, args...)
+		require.NoError(t, err)
+		return rows[0]["n"].(int64)
+	}
+	require.Equal(t, int64(1), read("SELECT v FROM r WHERE k = ?", "a"))
+	require.Equal(t, int64(1), read("SELECT v FROM r WHERE k = ?", "a"), "the same query within maxAge is stale")
+	require.Equal(t, int64(2), read("SELECT v FROM r WHERE k = ?", "b"), "other arguments are another query")
+	time.Sleep(250 * time.Millisecond)
+	require.Equal(t, int64(3), read("SELECT v FROM r WHERE k = ?", "a"), "after maxAge it reads again")
+	_, err := n.Exec(ctx, "INSERT")
+	require.NoError(t, err)
+	require.Equal(t, []string{"exec INSERT"}, inner.calls, "everything else passes through")
+}
