@@ -145,39 +145,39 @@ func (a *appendAnalysis) writer(k *appendKey, v int64) int32 {
 // (info) may have taken effect any time after their invocation, so they get
 // edges in but none out.
 func (a *appendAnalysis) realtimeEdges(edges []depEdge) []depEdge {
-	byPos := make(map[int]int32, 2*len(a.txns))
+	byPos := make([]int32, len(a.events)) // txn id + 1 at its events, else 0
 	for t := range a.txns {
-		if a.txns[t].status == history.Fail {
+		tx := &a.txns[t]
+		if tx.status == history.Fail {
 			continue
 		}
-		byPos[a.txns[t].invokeAt] = int32(t)
-		if a.txns[t].status == history.OK {
-			byPos[a.txns[t].completeAt] = int32(t)
+		byPos[tx.invokeAt] = int32(t) + 1
+		if tx.status == history.OK {
+			byPos[tx.completeAt] = int32(t) + 1
 		}
 	}
-	// preds[t] are the frontier members when t was invoked; they leave the
-	// frontier when t completes, as t now follows them.
-	preds := make(map[int32][]int32)
+	// The frontier members when t was invoked are the rt edges into t,
+	// edges[firstPred[t]:][:nPreds[t]]; they leave the frontier when t
+	// completes, as t now follows them.
+	firstPred := make([]int, len(a.txns))
+	nPreds := make([]int32, len(a.txns))
 	var frontier []int32
 	inFrontier := make([]bool, len(a.txns))
-	for pos := range a.events {
-		t, ok := byPos[pos]
-		if !ok {
+	for pos, id := range byPos {
+		if id == 0 {
 			continue
 		}
+		t := id - 1
 		if pos == a.txns[t].invokeAt {
+			firstPred[t], nPreds[t] = len(edges), int32(len(frontier))
 			for _, f := range frontier {
 				edges = append(edges, depEdge{f, t, depRT})
 			}
-			if a.txns[t].status == history.OK {
-				preds[t] = slices.Clone(frontier)
-			}
 			continue
 		}
-		for _, p := range preds[t] {
-			inFrontier[p] = false
+		for _, e := range edges[firstPred[t]:][:nPreds[t]] {
+			inFrontier[e.from] = false
 		}
-		delete(preds, t)
 		frontier = slices.DeleteFunc(frontier, func(f int32) bool { return !inFrontier[f] })
 		frontier = append(frontier, t)
 		inFrontier[t] = true
