@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dqtest/dqtest/node"
+	"github.com/dqtest/dqtest/node/control"
+)
+
+func init() {
+	subcommands = append(subcommands, newNodeCommand)
+}
+
+type nodeFlags struct {
+	address, bindAddress, dataDir, cluster, control, stopMode string
+	id                                                        uint64
+	startTimeout, stopTimeout, staleReads                     time.Duration
+}
+
+func newNodeCommand() *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run one dqlite node and its HTTP/JSON control API (the node image's entry point)",
+		Long: `Run one dqlite node and its control API (docs/control-api.md).
+
+The node starts at once: with id 1 it forms a cluster, with another id it
+joins through --cluster. The process outlives a stop through the API, so
+stop/start cycles exercise dqlite's real stop path; SIGTERM or SIGINT stops
+the node in its stop mode and exits. Logs go to stderr; a crash in C dqlite
+ends the process with SIGABRT after printing the fault.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runNode(cmd.Context(), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.address, "address", "", "address other nodes reach this node at, ip:port (required; not 0.0.0.0)")
+	fl.StringVar(&f.bindAddress, "bind-address", "", "address dqlite listens on, ip:port (default: --address)")
+	fl.StringVar(&f.dataDir, "data-dir", "/var/lib/dqtest", "data directory")
+	fl.StringVar(&f.cluster, "cluster", "", "comma-separated addresses of cluster members to join through (may include this node's)")
+	fl.StringVar(&f.control, "control", ":8080", "address of the control API")
+	fl.StringVar(&f.stopMode, "stop-mode", "", "guarded, bypass or unguarded (default guarded, or bypass when DQTEST_BYPASS_STOP=1)")
+	fl.Uint64Var(&f.id, "id", 0, "raft node id (default: remembered in the data dir, else 1 without other cluster members, else derived from the address)")
+	fl.DurationVar(&f.startTimeout, "start-timeout", time.Minute, "how long the first start may take (joining waits for the cluster)")
+	fl.DurationVar(&f.stopTimeout, "stop-timeout", node.DefaultStopTimeout, "bound on a stop")
+	fl.DurationVar(&f.staleReads, "self-test-stale-reads", 0, "TEST ONLY: answer each query from a cached copy up to this old, to prove checkers catch stale reads")
+	_ = cmd.MarkFlagRequired("address")
+	return cmd
+}
+
+func runNode(ctx context.Context, f nodeFlags) error {
+	// A crash in C (an assertion, a segfault) must end the process with a
+	// signal the harness sees, not Go's exit status 2.
+	debug.SetTraceback("crash")
+	log := slog.Default()
+	mode, err := node.ParseStopMode(f.stopMode)
+	if err != nil {
+		return &exitError{code: exitUnknown, err: err}
+	}
+	var cluster []string
+	if f.cluster != "" {
+		cluster = strings.Split(f.cluster, ",")
+	}
+	n, err := node.New(f.address, f.dataDir, node.Options{
+		BindAddress: f.bindAddress, ID: f.id, Cluster: cluster,
+		StopMode: mode, StopTimeout: f.stopTimeout, Logger: log,
+	})
+	if err != nil {
+		return &exitError{code: exitUnknown, err: err}
+	}
+	log.Info("dqtest node", "version", version, "dqlite_version", node.DqliteVersionString(),
+		"go_dqlite", "v2.0.1", "id", n.ID(), "address", n.Address(), "bind_address", n.BindAddress(),
+		"data_dir", n.DataDir(), "cluster", f.cluster, "stop_mode", string(n.Mode()), "control", f.control)
+
+	api := n.Control()
+	if f.staleReads > 0 {
+		log.Warn("SELF-TEST: this node serves stale reads on purpose (--self-test-stale-reads); never use it for a real run", "max_age", f.staleReads)
+		api = control.StaleReads(api, f.staleReads, log)
+	}
+	ln, err := net.Listen("tcp", f.control)
+	if err != nil {
+		_ = n.Close()
+		return &exitError{code: exitUnknown, err: fmt.Errorf("control address: %w", err)}
+	}
+	srv := &http.Server{
+		Handler:           control.Handler(api, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("control API listening", "address", ln.Addr().String())
+
+	go func() {
+		sctx, cancel := context.WithTimeout(ctx, f.startTimeout)
+		defer cancel()
+		if err := n.Start(sctx); err != nil {
+			// The process stays up: the control API reports the node as
+			// stopped and can start it again.
+			log.Error("start failed; the node stays stopped", "err", err)
+			return
+		}
+		if err := n.OpenDB(sctx, node.DefaultDB); err != nil {
+			log.Warn("opening the database", "err", err)
+		}
+	}()
+
+	var result error
+	select {
+	case <-ctx.Done():
+		log.Info("signal received: stopping", "stop_mode", string(n.Mode()))
+	case err := <-served:
+		log.Error("control API failed", "err", err)
+		result = &exitError{code: exitUnknown, err: err}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
+	if err := n.Close(); err != nil && !errors.Is(err, node.ErrNotRunning) {
+		log.Error("stop failed", "err", err)
+		if result == nil {
+			result = &exitError{code: exitUnknown, err: err}
+		}
+	}
+	log.Info("exiting")
+	return result
+}
