@@ -2,10 +2,12 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -133,16 +135,69 @@ type Cell struct {
 	Kinds []string
 }
 
-// MatrixCell runs bug on sc over seeds 1..n.
-func MatrixCell(ctx context.Context, sc harness.Scenario, bug string, n int) (Cell, error) {
-	cell := Cell{Scenario: sc.Name, Bug: bug, Seeds: n, MedianDetection: -1}
+// Matrix runs every bug (and the bug-free simulator, bug "") on every
+// scenario it is Relevant to, over seeds 1..seeds, with up to parallel
+// trials at once (each trial is deterministic, so parallelism changes
+// nothing but the wall time). Cells come back in the order of bugs, then
+// scenarios.
+func Matrix(ctx context.Context, scenarios []harness.Scenario, bugs []string, seeds, parallel int) ([]Cell, error) {
+	type job struct {
+		cell int
+		sc   harness.Scenario
+		bug  string
+		seed int64
+	}
+	var cells []Cell
+	var jobs []job
+	for _, bug := range bugs {
+		for _, sc := range scenarios {
+			if !Relevant(bug, sc) {
+				continue
+			}
+			for seed := int64(1); seed <= int64(seeds); seed++ {
+				jobs = append(jobs, job{len(cells), sc, bug, seed})
+			}
+			cells = append(cells, Cell{Scenario: sc.Name, Bug: bug, Seeds: seeds, MedianDetection: -1})
+		}
+	}
+	trials := make([]Trial, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range max(parallel, 1) {
+		wg.Go(func() {
+			for i := range next {
+				j := jobs[i]
+				trials[i], errs[i] = RunTrial(ctx, j.sc, j.bug, j.seed)
+			}
+		})
+	}
+	for i := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
+		return nil, err
+	}
+	byCell := make([][]Trial, len(cells))
+	for i, j := range jobs {
+		byCell[j.cell] = append(byCell[j.cell], trials[i])
+	}
+	for i := range cells {
+		cells[i].add(byCell[i])
+	}
+	return cells, nil
+}
+
+// add summarises a cell's trials.
+func (cell *Cell) add(trials []Trial) {
 	var times []time.Duration
 	counts := map[string]int{}
-	for seed := int64(1); seed <= int64(n); seed++ {
-		t, err := RunTrial(ctx, sc, bug, seed)
-		if err != nil {
-			return cell, err
-		}
+	for _, t := range trials {
 		switch t.Verdict {
 		case checker.Invalid:
 			cell.Invalid++
@@ -173,7 +228,37 @@ func MatrixCell(ctx context.Context, sc harness.Scenario, bug string, n int) (Ce
 		}
 		return strings.Compare(a, b)
 	})
-	return cell, nil
+}
+
+// Judge checks a matrix against the simulator's promise: every bug is
+// detected by at least one scenario in at least 95% of the seeds (19 of
+// 20), and the bug-free simulator has no invalid verdict anywhere. It
+// returns the promises broken, one sentence each.
+func Judge(cells []Cell) []string {
+	var broken []string
+	best := map[string]int{}
+	seen := []string{}
+	for _, c := range cells {
+		if c.Bug == "" {
+			if c.Invalid > 0 {
+				broken = append(broken, fmt.Sprintf("the bug-free simulator is invalid on %s in %d of %d seeds", c.Scenario, c.Invalid, c.Seeds))
+			}
+			continue
+		}
+		if !slices.Contains(seen, c.Bug) {
+			seen = append(seen, c.Bug)
+		}
+		need := (c.Seeds*95 + 99) / 100
+		if c.Invalid >= need {
+			best[c.Bug]++
+		}
+	}
+	for _, b := range seen {
+		if best[b] == 0 {
+			broken = append(broken, fmt.Sprintf("no scenario detects %s in at least 95%% of the seeds", b))
+		}
+	}
+	return broken
 }
 
 // WriteMatrix prints cells as a table: per bug, each scenario's detections
