@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -40,22 +41,23 @@ type conn struct {
 // connection is used by one goroutine at a time, so the last record is the
 // cause of the error being classified.
 type cause struct {
-	mu   sync.Mutex
-	code uint64 // dqlite's code, when the server sent one
-	msg  string
-	log  *slog.Logger
+	mu      sync.Mutex
+	code    uint64 // dqlite's code, when the server sent one
+	notSent bool   // writing the request failed: the server has no whole request
+	msg     string
+	log     *slog.Logger
 }
 
 func (c *cause) reset() {
 	c.mu.Lock()
-	c.code, c.msg = 0, ""
+	c.code, c.notSent, c.msg = 0, false, ""
 	c.mu.Unlock()
 }
 
-func (c *cause) get() (uint64, string) {
+func (c *cause) get() (code uint64, notSent bool, msg string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.code, c.msg
+	return c.code, c.notSent, c.msg
 }
 
 // logf is the go-dqlite driver's log function (client.LogFunc).
@@ -63,6 +65,7 @@ func (c *cause) logf(level client.LogLevel, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	c.log.Debug("go-dqlite: "+msg, "level", level.String())
 	var code uint64
+	var notSent bool
 	switch {
 	case strings.HasPrefix(format, "leadership lost ("),
 		strings.HasPrefix(format, "not found - "),
@@ -70,12 +73,22 @@ func (c *cause) logf(level client.LogLevel, format string, args ...any) {
 		if len(args) > 0 {
 			code, _ = args[0].(uint64)
 		}
-	case strings.HasPrefix(format, "network connection lost"), strings.HasPrefix(format, "EOF detected"):
+	case strings.HasPrefix(format, "network connection lost"):
+		// go-dqlite writes a request (header, then body) and then reads
+		// the answer; only the write can fail with Op "write". A request
+		// not wholly written is never run: dqlite waits for the rest.
+		if len(args) > 0 {
+			var oe *net.OpError
+			if err, ok := args[0].(error); ok && errors.As(err, &oe) {
+				notSent = oe.Op == "write"
+			}
+		}
+	case strings.HasPrefix(format, "EOF detected"):
 	default:
 		return
 	}
 	c.mu.Lock()
-	c.code, c.msg = code, msg
+	c.code, c.notSent, c.msg = code, notSent, msg
 	c.mu.Unlock()
 }
 
@@ -111,12 +124,15 @@ func (c *conn) classify(err error) (out error, bad bool) {
 		return &DatabaseError{Code: dbErr.Code & 0xff, ExtendedCode: dbErr.Code, Message: dbErr.Message}, false
 	}
 	if errors.Is(err, driver.ErrBadConn) {
-		code, msg := c.cause.get()
+		code, notSent, msg := c.cause.get()
 		switch code {
 		case CodeNotLeader, codeNotLeaderOld, codeNotFound:
-			return &NoLeaderError{Code: int(code), Err: errors.New(msg)}, true
+			return &NoLeaderError{Code: int(code), Err: errors.New(msg), stale: true}, true
 		case CodeLeadershipLost, codeLostOld:
 			return &IndeterminateError{ExtendedCode: CodeLeadershipLost, Err: errors.New(msg)}, true
+		}
+		if notSent {
+			return &NoLeaderError{Err: fmt.Errorf("request not sent: %s", msg), stale: true}, true
 		}
 		if msg == "" {
 			msg = err.Error()

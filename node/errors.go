@@ -70,14 +70,17 @@ func (e *DatabaseError) Error() string {
 func (e *DatabaseError) Definite() bool { return true }
 
 // NoLeaderError says a statement did not run: no leader could be reached
-// before the deadline, or the deadline had passed before sending (Code 0),
-// or the server it reached was no longer the leader: SQLITE_IOERR_NOT_LEADER
-// (Code 10250) or SQLITE_NOTFOUND "no database opened" (Code 12, the
-// connection's database went with the leadership), both of which dqlite
-// answers before it runs anything.
+// before the deadline, the deadline had passed before sending, or writing
+// the request to the leader failed (Code 0); or the server it reached was no
+// longer the leader: SQLITE_IOERR_NOT_LEADER (Code 10250) or SQLITE_NOTFOUND
+// "no database opened" (Code 12, the connection's database went with the
+// leadership), both of which dqlite answers before it runs anything.
 type NoLeaderError struct {
 	Code int
 	Err  error
+	// stale: the connection's server went away or stopped leading, so a
+	// fresh connection may find the leader.
+	stale bool
 }
 
 func (e *NoLeaderError) Error() string  { return fmt.Sprintf("no leader: %v", e.Err) }

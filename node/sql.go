@@ -72,9 +72,10 @@ func (n *Node) acquire(ctx context.Context) (c *conn, gen int, reused bool, err 
 // first runs the first statement of a piece of work (a statement, or a
 // transaction's BEGIN) and hands the connection to the caller, who must
 // release it. A pooled connection may point at a former leader, which
-// answers "not leader" or "no database opened" before running anything:
-// then, and only then, the statement runs once more on a fresh connection.
-// That is no retry of a write that may have happened.
+// answers "not leader" or "no database opened" before running anything, or
+// at one that is gone, so that writing the request fails: then, and only
+// then, the statement runs once more on a fresh connection. That is no retry
+// of a write that may have happened.
 func (n *Node) first(ctx context.Context, f func(*conn) (error, bool)) (c *conn, gen int, err error, bad bool) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, &NoLeaderError{Err: fmt.Errorf("deadline passed before sending: %w", err)}, false
@@ -87,7 +88,7 @@ func (n *Node) first(ctx context.Context, f func(*conn) (error, bool)) (c *conn,
 		}
 		err, bad = f(c)
 		var nl *NoLeaderError
-		if err != nil && reused && attempt == 0 && errors.As(err, &nl) && nl.Code != 0 {
+		if err != nil && reused && attempt == 0 && errors.As(err, &nl) && nl.stale {
 			n.log.Debug("pooled connection pointed at a former leader; running on a fresh one", "err", err)
 			n.release(c, gen, bad, err)
 			continue

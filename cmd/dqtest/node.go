@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -37,8 +36,11 @@ func newNodeCommand() *cobra.Command {
 The node starts at once: with id 1 it forms a cluster, with another id it
 joins through --cluster. The process outlives a stop through the API, so
 stop/start cycles exercise dqlite's real stop path; SIGTERM or SIGINT stops
-the node in its stop mode and exits. Logs go to stderr; a crash in C dqlite
-ends the process with SIGABRT after printing the fault.`,
+the node in its stop mode and exits. Logs go to stderr. A crash in C dqlite
+(an assertion, a segfault) ends the process with exit status 2 after the Go
+runtime prints the fault ("SIGABRT: abort", "SIGSEGV: segmentation
+violation", "signal arrived during cgo execution") below the C library's own
+message; the harness's crash detector reads those lines.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runNode(cmd.Context(), f) },
 	}
@@ -58,9 +60,6 @@ ends the process with SIGABRT after printing the fault.`,
 }
 
 func runNode(ctx context.Context, f nodeFlags) error {
-	// A crash in C (an assertion, a segfault) must end the process with a
-	// signal the harness sees, not Go's exit status 2.
-	debug.SetTraceback("crash")
 	log := slog.Default()
 	mode, err := node.ParseStopMode(f.stopMode)
 	if err != nil {
