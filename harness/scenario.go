@@ -247,36 +247,18 @@ type Overrides struct {
 // Apply returns sc with the overrides applied, resolved and validated
 // again. Errors name the flag.
 func (o Overrides) Apply(sc Scenario) (Scenario, error) {
-	flags := map[string]string{}
+	flags := map[string]string{} // field -> the flag that set it
 	set := func(field, flag string) { flags[field] = flag }
-	if o.Seed != nil {
-		sc.Seed = *o.Seed
-		set("seed", "--seed")
-	}
-	if o.Nodes != nil {
-		sc.Nodes = *o.Nodes
-		set("nodes", "--nodes")
-	}
-	if o.TimeLimit != nil {
-		sc.TimeLimit = *o.TimeLimit
-		set("time_limit", "--time-limit")
-	}
-	if o.Concurrency != nil {
-		sc.Concurrency = *o.Concurrency
-		set("concurrency", "--concurrency")
-	}
-	if o.Rate != nil {
-		sc.Rate = *o.Rate
-		set("rate", "--rate")
-	}
+	override(&sc.Seed, o.Seed, "seed", "--seed", flags)
+	override(&sc.Nodes, o.Nodes, "nodes", "--nodes", flags)
+	override(&sc.TimeLimit, o.TimeLimit, "time_limit", "--time-limit", flags)
+	override(&sc.Concurrency, o.Concurrency, "concurrency", "--concurrency", flags)
+	override(&sc.Rate, o.Rate, "rate", "--rate", flags)
+	override(&sc.Backend, o.Backend, "backend", "--backend", flags)
 	if o.Workload != nil && *o.Workload != sc.Workload.Name {
 		sc.Workload = WorkloadSpec{Name: *o.Workload}
 		set("workload.name", "--workload")
 		set("workload", "--workload")
-	}
-	if o.Backend != nil {
-		sc.Backend = *o.Backend
-		set("backend", "--backend")
 	}
 	if o.Nemesis != nil {
 		if err := overrideNemesis(&sc, o.Nemesis); err != nil {
@@ -298,6 +280,15 @@ func (o Overrides) Apply(sc Scenario) (Scenario, error) {
 		return Scenario{}, fmt.Errorf("scenario %s: %w", sc.Name, err)
 	}
 	return sc, nil
+}
+
+// override sets *dst to *v when the flag was given, noting which flag set
+// the field.
+func override[T any](dst *T, v *T, field, flag string, flags map[string]string) {
+	if v != nil {
+		*dst = *v
+		flags[field] = flag
+	}
 }
 
 // Marshal renders the scenario as YAML, as the run directory records it.
