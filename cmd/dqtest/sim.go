@@ -42,7 +42,7 @@ func simBugsCommand() *cobra.Command {
 			for _, b := range sim.Bugs() {
 				shows := strings.Join(b.Workloads, ", ")
 				if shows == "" {
-					shows = "any (crash detector)"
+					shows = "any workload: the crash detector"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t(%s)\n", b.Name, b.What, shows)
 			}
@@ -101,7 +101,7 @@ Exit status 0 when every bug is detected by at least one scenario in at least
 			if broken := sim.Judge(cells); len(broken) > 0 {
 				return &exitError{code: exitInvalid, err: errors.New(strings.Join(broken, "; "))}
 			}
-			fmt.Fprintln(out, "Every bug is detected by at least one scenario in at least 95% of the seeds; the bug-free simulator is never invalid.")
+			fmt.Fprintln(out, "Every bug run is detected by at least one scenario in at least 95% of the seeds; the bug-free simulator is never invalid.")
 			return nil
 		},
 	}
