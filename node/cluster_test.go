@@ -137,6 +137,28 @@ func TestThreeNodeCluster(t *testing.T) {
 		require.Equal(t, int64(3), countRows(t, nodes[f]), "rows a, h and b, the last written while it was stopped")
 	})
 
+	// A stopped leader's sockets reset (writing fails: not sent) or close
+	// (peerClosed): either way the statement runs on a fresh connection
+	// instead of ending indeterminate.
+	t.Run("after the leader stops, pooled connections to it are not used", func(t *testing.T) {
+		for _, n := range nodes {
+			_, err := n.Query(ctx, "SELECT count(*) FROM kv") // every pool holds a connection to the leader
+			require.NoError(t, err)
+		}
+		l := leaderIndex(t, nodes)
+		require.NoError(t, nodes[l].Stop(ctx))
+		leaderIndex(t, nodes) // a new one among the other two
+		for i, n := range nodes {
+			if i == l {
+				continue
+			}
+			_, _, err := n.Exec(ctx, "INSERT INTO kv VALUES (?, ?)", fmt.Sprintf("s%d", i), i)
+			require.NoError(t, err, "node %d: its pooled connection's peer had closed it", i+1)
+		}
+		require.NoError(t, nodes[l].Start(ctx))
+		leaderIndex(t, nodes)
+	})
+
 	t.Run("a member can be removed and added back", func(t *testing.T) {
 		l := leaderIndex(t, nodes)
 		f := (l + 1) % 3

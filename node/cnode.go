@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"unsafe"
 
 	dqlite "github.com/canonical/go-dqlite/v2"
 )
@@ -40,28 +39,17 @@ func newCNode(id uint64, address, bindAddress, dir string) (*cnode, error) {
 	return &cnode{gonode: gonode, h: h}, nil
 }
 
-// cHandle digs the *C.dqlite_node out of go-dqlite's Node (field server, a
-// *bindings.Node whose field node is the C pointer). The layout is checked by
-// name and kind, so a go-dqlite upgrade that changes it fails here with an
-// error instead of reading garbage; it is pinned to v2.0.1 in go.mod.
+// cHandle returns the *C.dqlite_node under go-dqlite's Node: its field
+// server, a *bindings.Node, whose field node is the C pointer.
 func cHandle(n *dqlite.Node) (*C.dqlite_node, error) {
-	server := reflect.ValueOf(n).Elem().FieldByName("server")
-	if !server.IsValid() || server.Kind() != reflect.Pointer {
-		return nil, errors.New("go-dqlite's Node has no field server: the layout cHandle expects (v2.0.1) changed")
+	v, err := peek(n, reflect.Pointer, "server", "node")
+	if err != nil {
+		return nil, err
 	}
-	bindings := reflect.NewAt(server.Type(), unsafe.Pointer(server.UnsafeAddr())).Elem()
-	if bindings.IsNil() {
-		return nil, errors.New("go-dqlite's Node has a nil server")
-	}
-	field := bindings.Elem().FieldByName("node")
-	if !field.IsValid() || field.Kind() != reflect.Pointer {
-		return nil, errors.New("go-dqlite's bindings.Node has no field node: the layout cHandle expects (v2.0.1) changed")
-	}
-	p := *(*unsafe.Pointer)(unsafe.Pointer(field.UnsafeAddr()))
-	if p == nil {
+	if v.IsNil() {
 		return nil, errors.New("go-dqlite's bindings.Node has a nil C node")
 	}
-	return (*C.dqlite_node)(p), nil
+	return (*C.dqlite_node)(v.UnsafePointer()), nil
 }
 
 // start runs dqlite_node_start through go-dqlite.

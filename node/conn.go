@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/canonical/go-dqlite/v2/client"
@@ -30,6 +32,7 @@ import (
 // apart (see cause).
 type conn struct {
 	dc    *gdriver.Conn
+	nc    net.Conn // its socket, when it could be found (see peerClosed)
 	cause *cause
 }
 
@@ -113,7 +116,38 @@ func dial(ctx context.Context, store client.NodeStore, db string, log *slog.Logg
 		dc.Close()
 		return nil, fmt.Errorf("go-dqlite returned a %T, want *driver.Conn", dc)
 	}
-	return &conn{dc: c, cause: rec}, nil
+	cn := &conn{dc: c, cause: rec}
+	if v, err := peek(c, reflect.Interface, "protocol", "conn"); err == nil && !v.IsNil() {
+		cn.nc, _ = v.Interface().(net.Conn)
+	} else {
+		log.Debug("cannot watch connections for a closing peer", "err", err)
+	}
+	return cn, nil
+}
+
+// peerClosed reports whether the server has closed the connection (or sent
+// something unasked): a non-blocking peek at the socket finds EOF or data.
+// A pooled connection to a leader that was killed or stopped would
+// otherwise take the next statement and answer EOF, and that statement's
+// outcome would be unknown; checked first, it runs on a fresh connection.
+// A peer that vanished without closing (paused, cut off) still passes.
+func (c *conn) peerClosed() bool {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	err = raw.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = n > 0 || (n == 0 && err == nil) || (err != nil && err != syscall.EAGAIN && err != syscall.EINTR)
+		return true
+	})
+	return err == nil && closed
 }
 
 // classify turns an error of a statement that was (possibly) sent into one
@@ -216,9 +250,14 @@ func (p *pool) get() (*conn, int, error) {
 	if p.closed {
 		return nil, 0, ErrNotRunning
 	}
-	if n := len(p.idle); n > 0 {
+	for len(p.idle) > 0 {
+		n := len(p.idle)
 		c := p.idle[n-1]
 		p.idle = p.idle[:n-1]
+		if c.peerClosed() {
+			c.close()
+			continue
+		}
 		return c, p.gen, nil
 	}
 	return nil, p.gen, nil
