@@ -397,11 +397,8 @@ func (c *cluster) Resume(ctx context.Context, name string) error {
 }
 
 func (c *cluster) Stop(ctx context.Context, name string) error {
-	n, err := c.node(name)
+	n, err := c.control(name)
 	if err != nil {
-		return err
-	}
-	if err := c.controlReachable(n); err != nil {
 		return err
 	}
 	if !n.running {
@@ -417,17 +414,21 @@ func (c *cluster) Stop(ctx context.Context, name string) error {
 	return nil
 }
 
-// controlReachable reports whether n's control API can answer: not when its
-// process is dead, nor when it is frozen (the request would wait until the
-// step's deadline; the simulator fails it at once and drops it).
-func (c *cluster) controlReachable(n *node) error {
+// control is the node a control API request (stop, start, handover) goes
+// to, if it can answer: not when its process is dead, nor when it is frozen
+// (the request would wait until the step's deadline; the simulator fails it
+// at once and drops it).
+func (c *cluster) control(name string) (*node, error) {
+	n, err := c.node(name)
 	switch {
+	case err != nil:
+		return nil, err
 	case !n.up:
-		return fmt.Errorf("%s: connection refused: the node's process is not running", n.name)
+		return nil, fmt.Errorf("%s: connection refused: the node's process is not running", n.name)
 	case n.paused:
-		return fmt.Errorf("%s: timeout: the node's process is paused and does not answer", n.name)
+		return nil, fmt.Errorf("%s: timeout: the node's process is paused and does not answer", n.name)
 	}
-	return nil
+	return n, nil
 }
 
 // crash is canonical/dqlite#737: dqlite_node_stop on a stopped node fails
@@ -452,11 +453,8 @@ func (c *cluster) crash(n *node) {
 }
 
 func (c *cluster) Start(ctx context.Context, name string) error {
-	n, err := c.node(name)
+	n, err := c.control(name)
 	if err != nil {
-		return err
-	}
-	if err := c.controlReachable(n); err != nil {
 		return err
 	}
 	if n.running {
@@ -499,11 +497,8 @@ func (c *cluster) Heal(ctx context.Context) error {
 // Handover asks node to hand its leadership to the most up-to-date voter it
 // can reach; on a node that does not lead it does nothing, as dqlite's.
 func (c *cluster) Handover(ctx context.Context, name string) error {
-	n, err := c.node(name)
+	n, err := c.control(name)
 	if err != nil {
-		return err
-	}
-	if err := c.controlReachable(n); err != nil {
 		return err
 	}
 	if !n.running {

@@ -1,11 +1,10 @@
 package sim
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 
+	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -213,22 +212,11 @@ func (p *program) okValue(results []any) any {
 	return p.op.Value
 }
 
-// asInt accepts the integer shapes a generator or a JSON decoder hands over.
+// asInt accepts the integer shapes a generator or a JSON decoder hands over
+// (history.Normalize's int64, which whole floats and json.Numbers become).
 func asInt(v any) (int64, error) {
-	switch x := v.(type) {
-	case int64:
-		return x, nil
-	case int:
-		return int64(x), nil
-	case int32:
-		return int64(x), nil
-	case float64:
-		if x != math.Trunc(x) || math.Abs(x) >= 1<<63 {
-			return 0, fmt.Errorf("%v is not an integer", x)
-		}
-		return int64(x), nil
-	case json.Number:
-		return x.Int64()
+	if n, ok := history.Normalize(v).(int64); ok {
+		return n, nil
 	}
 	return 0, fmt.Errorf("%v (%T) is not an integer", v, v)
 }
