@@ -51,6 +51,9 @@ func RunTrial(ctx context.Context, sc harness.Scenario, bug string, seed int64) 
 	if err != nil {
 		return Trial{}, fmt.Errorf("scenario %s, bug %q, seed %d: %w", sc.Name, bug, seed, err)
 	}
+	if err := history.Validate(events); err != nil {
+		return Trial{}, fmt.Errorf("scenario %s, bug %q, seed %d: the simulator wrote a malformed history: %w", sc.Name, bug, seed, err)
+	}
 	t := Trial{Scenario: sc.Name, Bug: bug, Seed: seed, Summary: sum, DetectedAt: -1}
 	budget := sc.Checker.TimeBudget
 	if budget <= 0 {
