@@ -47,6 +47,7 @@ func (c *bankChecker) Check(ctx context.Context, events []history.Event) Result 
 	counts := map[string]int{}
 	var malformed []string
 	reads := 0
+	var faults *faultTimeline // built at the first anomaly: most runs have none
 	for _, op := range history.Pair(events) {
 		if ctx.Err() != nil {
 			res.Verdict, res.Reason = Unknown, "the check was cancelled"
@@ -69,7 +70,11 @@ func (c *bankChecker) Check(ctx context.Context, events []history.Event) Result 
 				opts.Accounts, opts.Total, op.Completion.Index)
 		}
 		reads++
-		for _, a := range c.judge(events, op, balances, opts) {
+		for _, a := range c.judge(op, balances, opts) {
+			if faults == nil {
+				faults = newFaultTimeline(events)
+			}
+			a.Explanation += faults.sentence(op.Invoke.Time)
 			counts[a.Kind]++
 			if counts[a.Kind] <= bankMaxAnomalies {
 				res.Anomalies = append(res.Anomalies, a)
@@ -96,10 +101,10 @@ func (c *bankChecker) Check(ctx context.Context, events []history.Event) Result 
 }
 
 // judge returns what is wrong with one read.
-func (c *bankChecker) judge(events []history.Event, op history.Operation, balances map[int64]int64, opts BankOptions) []Anomaly {
+// The caller adds the faults in force.
+func (c *bankChecker) judge(op history.Operation, balances map[int64]int64, opts BankOptions) []Anomaly {
 	var out []Anomaly
 	where := fmt.Sprintf("The read of all balances by %s", opWhere(op))
-	faults := faultsSentence(events, op.Invoke.Time)
 	ids := make([]int64, 0, len(balances))
 	var sum int64
 	for id, b := range balances {
@@ -128,13 +133,13 @@ func (c *bankChecker) judge(events []history.Event, op history.Operation, balanc
 			what = append(what, "has unknown account(s) "+strings.Join(first(extra, 10), ", "))
 		}
 		out = append(out, Anomaly{Kind: "wrong-accounts", Ops: opEvents(op), Explanation: fmt.Sprintf(
-			"%s saw %d accounts where the bank has %d (ids 0..%d): it %s.%s",
-			where, len(balances), opts.Accounts, opts.Accounts-1, strings.Join(what, " and "), faults)})
+			"%s saw %d accounts where the bank has %d (ids 0..%d): it %s.",
+			where, len(balances), opts.Accounts, opts.Accounts-1, strings.Join(what, " and "))})
 	}
 	if sum != opts.Total {
 		out = append(out, Anomaly{Kind: "wrong-total", Ops: opEvents(op), Explanation: fmt.Sprintf(
-			"%s adds up to %d, but transfers conserve the total of %d (%+d): the read saw part of a transfer, or a transfer was applied twice or only half.%s",
-			where, sum, opts.Total, sum-opts.Total, faults)})
+			"%s adds up to %d, but transfers conserve the total of %d (%+d): the read saw part of a transfer, or a transfer was applied twice or only half.",
+			where, sum, opts.Total, sum-opts.Total)})
 	}
 	if !opts.AllowNegative {
 		var neg []string
@@ -145,7 +150,7 @@ func (c *bankChecker) judge(events []history.Event, op history.Operation, balanc
 		}
 		if len(neg) > 0 {
 			out = append(out, Anomaly{Kind: "negative-balance", Ops: opEvents(op), Explanation: fmt.Sprintf(
-				"%s shows a negative balance, which the scenario forbids: %s.%s", where, strings.Join(first(neg, 10), ", "), faults)})
+				"%s shows a negative balance, which the scenario forbids: %s.", where, strings.Join(first(neg, 10), ", "))})
 		}
 	}
 	return out

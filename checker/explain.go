@@ -46,38 +46,55 @@ func opWhere(op history.Operation) string {
 	return b.String()
 }
 
-// faultsInForce lists the nemesis faults started and not yet stopped at time
-// t, e.g. "partition-halves (n1, n2)". Faults are matched by name: a
-// "start-X" event opens X, a "stop-X" event closes it.
-func faultsInForce(events []history.Event, t int64) []string {
-	active := map[string]history.Event{}
+// faultTimeline answers "which nemesis faults were in force at time t",
+// for many t, after one pass over the history. A "start-X" event puts fault
+// X in force, a "stop-X" event ends it; a fault that could not be applied
+// (its event carries an error) changes nothing.
+type faultTimeline struct {
+	times  []int64    // times of the nemesis events that changed something
+	active [][]string // faults in force from times[i] on, e.g. "kill (n1)"
+}
+
+func newFaultTimeline(events []history.Event) *faultTimeline {
+	ft := &faultTimeline{}
+	inForce := map[string]history.Event{}
 	for _, e := range events {
-		if e.Time > t {
-			break
-		}
 		if e.IsClient() || e.Error != "" {
 			continue
 		}
 		if name, ok := strings.CutPrefix(e.F, "start-"); ok {
-			active[name] = e
+			inForce[name] = e
 		} else if name, ok := strings.CutPrefix(e.F, "stop-"); ok {
-			delete(active, name)
+			delete(inForce, name)
+		} else {
+			continue
 		}
-	}
-	var out []string
-	for name, e := range active {
-		if len(e.Nodes) > 0 {
-			name += " (" + strings.Join(e.Nodes, ", ") + ")"
+		var now []string
+		for name, s := range inForce {
+			if len(s.Nodes) > 0 {
+				name += " (" + strings.Join(s.Nodes, ", ") + ")"
+			}
+			now = append(now, name)
 		}
-		out = append(out, name)
+		sort.Strings(now)
+		ft.times = append(ft.times, e.Time)
+		ft.active = append(ft.active, now)
 	}
-	sort.Strings(out)
-	return out
+	return ft
 }
 
-// faultsSentence is faultsInForce as the end of a sentence.
-func faultsSentence(events []history.Event, t int64) string {
-	f := faultsInForce(events, t)
+// at lists the faults in force at time t.
+func (ft *faultTimeline) at(t int64) []string {
+	i := sort.Search(len(ft.times), func(i int) bool { return ft.times[i] > t })
+	if i == 0 {
+		return nil
+	}
+	return ft.active[i-1]
+}
+
+// sentence is at(t) as the end of an explanation.
+func (ft *faultTimeline) sentence(t int64) string {
+	f := ft.at(t)
 	if len(f) == 0 {
 		return " No fault was in force at that time."
 	}

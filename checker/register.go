@@ -120,7 +120,7 @@ func registerStep(s registerState, in registerInput, out registerOutput) (bool, 
 // registerOp is one operation of one key, as porcupine sees it, with the
 // history it came from.
 type registerOp struct {
-	op     history.Operation
+	op     *history.Operation
 	key    string
 	pos    int // position in its key's operations
 	in     registerInput
@@ -159,7 +159,7 @@ func (o *registerOp) describe() string {
 // registerOpFrom turns a paired operation into a porcupine operation. keep
 // is false for operations that constrain nothing (fail, unknown reads, other
 // f), err is set for a malformed value.
-func registerOpFrom(op history.Operation) (o registerOp, keep bool, err error) {
+func registerOpFrom(op *history.Operation) (o registerOp, keep bool, err error) {
 	outcome := op.Outcome()
 	if outcome == history.Fail {
 		return o, false, nil
@@ -255,7 +255,7 @@ func registerModel(stop *atomic.Bool) porcupine.Model {
 			if !ok {
 				return ""
 			}
-			return fmt.Sprintf("key %s, %s", o.key, opWhere(o.op))
+			return fmt.Sprintf("key %s, %s", o.key, opWhere(*o.op))
 		},
 	}
 }
@@ -277,7 +277,9 @@ func (c *registerChecker) Check(ctx context.Context, events []history.Event) Res
 	var malformed []string
 	badKeys := map[string]bool{}
 	var dropped, unknown, total int
-	for _, op := range history.Pair(events) {
+	paired := history.Pair(events)
+	for i := range paired {
+		op := &paired[i]
 		o, keep, err := registerOpFrom(op)
 		if err != nil {
 			badKeys[op.Invoke.Key] = true
@@ -453,12 +455,13 @@ func registerExplain(ctx context.Context, events []history.Event, keys map[strin
 	partials := info.PartialLinearizationsOperations()
 
 	var anomalies []Anomaly
+	faults := newFaultTimeline(events)
 	for i, k := range explained {
 		var longest []porcupine.Operation
 		if i < len(partials) {
 			longest = registerLongest(partials[i])
 		}
-		anomalies = append(anomalies, registerAnomaly(events, k, keys[k], longest))
+		anomalies = append(anomalies, registerAnomaly(faults, k, keys[k], longest))
 	}
 	for _, k := range invalid[len(explained):] {
 		anomalies = append(anomalies, Anomaly{
@@ -496,7 +499,7 @@ func registerLongest(partials [][]porcupine.Operation) []porcupine.Operation {
 // registerAnomaly explains one non-linearizable key from the longest valid
 // order porcupine found: replay it, find the operation that must come next
 // (the earliest-returning one left), and say why it cannot.
-func registerAnomaly(events []history.Event, key string, ops []registerOp, longest []porcupine.Operation) Anomaly {
+func registerAnomaly(faults *faultTimeline, key string, ops []registerOp, longest []porcupine.Operation) Anomaly {
 	a := Anomaly{Kind: "nonlinearizable", Key: key}
 	placed := make([]bool, len(ops))
 	state := registerState{}
@@ -527,34 +530,34 @@ func registerAnomaly(events []history.Event, key string, ops []registerOp, longe
 
 	held := "null: it was never written"
 	if setter != nil {
-		held = fmt.Sprintf("%s, set by the %s of %s", state, setter.describe(), opWhere(setter.op))
+		held = fmt.Sprintf("%s, set by the %s of %s", state, setter.describe(), opWhere(*setter.op))
 	}
 	var b strings.Builder
 	switch stuck.in.kind {
 	case registerRead:
-		fmt.Fprintf(&b, "Key %s: a read by %s returned %s, which the register could not hold at any moment during the read.", key, opWhere(stuck.op), registerValue(stuck.out))
+		fmt.Fprintf(&b, "Key %s: a read by %s returned %s, which the register could not hold at any moment during the read.", key, opWhere(*stuck.op), registerValue(stuck.out))
 	case registerCAS:
-		fmt.Fprintf(&b, "Key %s: the %s by %s succeeded, but the register did not hold its expected value at any moment it could take effect.", key, stuck.describe(), opWhere(stuck.op))
+		fmt.Fprintf(&b, "Key %s: the %s by %s succeeded, but the register did not hold its expected value at any moment it could take effect.", key, stuck.describe(), opWhere(*stuck.op))
 	default:
-		fmt.Fprintf(&b, "Key %s: the %s by %s cannot be ordered consistently with the operations around it.", key, stuck.describe(), opWhere(stuck.op))
+		fmt.Fprintf(&b, "Key %s: the %s by %s cannot be ordered consistently with the operations around it.", key, stuck.describe(), opWhere(*stuck.op))
 	}
 	fmt.Fprintf(&b, " The longest order of %s's operations that respects real time and a register's rules covers %d of its %d operations; after it the register holds %s.",
 		key, len(longest), len(ops), held)
-	a.Ops = append(a.Ops, opEvents(stuck.op)...)
+	a.Ops = append(a.Ops, opEvents(*stuck.op)...)
 	if setter != nil {
-		a.Ops = append(a.Ops, opEvents(setter.op)...)
+		a.Ops = append(a.Ops, opEvents(*setter.op)...)
 	}
 	if stuck.in.kind == registerRead && !stuck.out.isNil {
 		if w := registerWriterOf(ops, stuck); w != nil {
-			fmt.Fprintf(&b, " The value %d came from the %s of %s.", stuck.out.v, w.describe(), opWhere(w.op))
+			fmt.Fprintf(&b, " The value %d came from the %s of %s.", stuck.out.v, w.describe(), opWhere(*w.op))
 			if w != setter {
-				a.Ops = append(a.Ops, opEvents(w.op)...)
+				a.Ops = append(a.Ops, opEvents(*w.op)...)
 			}
 		} else {
 			fmt.Fprintf(&b, " No operation ever wrote %d to %s.", stuck.out.v, key)
 		}
 	}
-	b.WriteString(faultsSentence(events, stuck.call))
+	b.WriteString(faults.sentence(stuck.call))
 	a.Explanation = b.String()
 	return a
 }

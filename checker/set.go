@@ -46,7 +46,7 @@ type setObserved struct {
 
 func (setChecker) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: "set", Verdict: Valid, Stats: map[string]any{}}
-	adds := map[int64]setAddition{}
+	adds := map[int64]*setAddition{}
 	var reads []setObserved
 	var malformed []string
 	for _, op := range history.Pair(events) {
@@ -62,7 +62,7 @@ func (setChecker) Check(ctx context.Context, events []history.Event) Result {
 					op.Invoke.Index, v, prev.op.Invoke.Index))
 				continue
 			}
-			adds[v] = setAddition{op: op, outcome: op.Outcome()}
+			adds[v] = &setAddition{op: op, outcome: op.Outcome()}
 		case "read", "final-read":
 			if op.Outcome() != history.OK {
 				continue
@@ -102,9 +102,18 @@ func (setChecker) Check(ctx context.Context, events []history.Event) Result {
 	res.Stats["unknown"] = unsure
 	res.Stats["failed"] = failed
 
+	faults := newFaultTimeline(events)
 	for _, r := range reads {
-		if a, ok := setDuplicated(events, r); ok {
+		if a, ok := setDuplicated(faults, r); ok {
 			res.Anomalies = append(res.Anomalies, a)
+		}
+	}
+	firstSeen := map[int64]int{}
+	for i, r := range reads {
+		for e := range r.elems {
+			if j, ok := firstSeen[e]; !ok || r.op.Completion.Time < reads[j].op.Completion.Time {
+				firstSeen[e] = i
+			}
 		}
 	}
 	finals := 0
@@ -119,8 +128,8 @@ func (setChecker) Check(ctx context.Context, events []history.Event) Result {
 				recovered[e] = true
 			}
 		}
-		res.Anomalies = append(res.Anomalies, setLost(events, r, adds, reads)...)
-		res.Anomalies = append(res.Anomalies, setUnexpected(events, r, adds)...)
+		res.Anomalies = append(res.Anomalies, setLost(faults, r, adds, reads, firstSeen)...)
+		res.Anomalies = append(res.Anomalies, setUnexpected(faults, r, adds)...)
 	}
 	res.Stats["final_reads"] = finals
 	res.Stats["recovered"] = len(recovered)
@@ -165,7 +174,7 @@ func orUnknown(node string) string {
 	return node
 }
 
-func setDuplicated(events []history.Event, r setObserved) (Anomaly, bool) {
+func setDuplicated(faults *faultTimeline, r setObserved) (Anomaly, bool) {
 	var dup []int64
 	for e, n := range r.elems {
 		if n > 1 {
@@ -182,11 +191,12 @@ func setDuplicated(events []history.Event, r setObserved) (Anomaly, bool) {
 	}
 	return Anomaly{Kind: "duplicated", Ops: opEvents(r.op), Explanation: fmt.Sprintf(
 		"The %s returned %d element(s) more than once: %s. Each element is added once, so an add was applied twice.%s",
-		setReadName(r), len(dup), listMore(desc, len(dup)), faultsSentence(events, r.op.Invoke.Time))}, true
+		setReadName(r), len(dup), listMore(desc, len(dup)), faults.sentence(r.op.Invoke.Time))}, true
 }
 
-// setLost lists what final read r must contain and does not.
-func setLost(events []history.Event, r setObserved, adds map[int64]setAddition, reads []setObserved) []Anomaly {
+// setLost lists what final read r must contain and does not. firstSeen maps
+// each element to the read (in reads) that returned it and completed first.
+func setLost(faults *faultTimeline, r setObserved, adds map[int64]*setAddition, reads []setObserved, firstSeen map[int64]int) []Anomaly {
 	because := map[int64]string{}
 	var ops []history.Event
 	for e, a := range adds {
@@ -198,13 +208,16 @@ func setLost(events []history.Event, r setObserved, adds map[int64]setAddition, 
 			ops = append(ops, opEvents(a.op)...)
 		}
 	}
-	for _, w := range reads {
+	witnesses := map[int]bool{}
+	for e, wi := range firstSeen {
+		w := reads[wi]
 		if w.op.Completion.Time >= r.op.Invoke.Time {
 			continue
 		}
-		for e := range w.elems {
-			if _, present := r.elems[e]; !present && because[e] == "" {
-				because[e] = "seen by the " + setReadName(w)
+		if _, present := r.elems[e]; !present && because[e] == "" {
+			because[e] = "seen by the " + setReadName(w)
+			if !witnesses[wi] {
+				witnesses[wi] = true
 				ops = append(ops, opEvents(w.op)...)
 			}
 		}
@@ -235,11 +248,11 @@ func setLost(events []history.Event, r setObserved, adds map[int64]setAddition, 
 	ops = append(opEvents(r.op), ops...)
 	return []Anomaly{{Kind: "lost", Ops: ops, Explanation: fmt.Sprintf(
 		"The %s lacks %s. A set only grows, so these elements were lost.%s",
-		setReadName(r), strings.Join(parts, ", and "), faultsSentence(events, r.op.Invoke.Time))}}
+		setReadName(r), strings.Join(parts, ", and "), faults.sentence(r.op.Invoke.Time))}}
 }
 
 // setUnexpected lists what final read r contains and no add explains.
-func setUnexpected(events []history.Event, r setObserved, adds map[int64]setAddition) []Anomaly {
+func setUnexpected(faults *faultTimeline, r setObserved, adds map[int64]*setAddition) []Anomaly {
 	var never, failed []int64
 	var ops []history.Event
 	for e := range r.elems {
@@ -267,7 +280,7 @@ func setUnexpected(events []history.Event, r setObserved, adds map[int64]setAddi
 		parts = append(parts, fmt.Sprintf("%d element(s) whose add failed, which promises it did not happen: %s", len(failed), listMore(intStrings(first(failed, setMaxListed)), len(failed))))
 	}
 	return []Anomaly{{Kind: "unexpected", Ops: append(opEvents(r.op), ops...), Explanation: fmt.Sprintf(
-		"The %s contains %s.%s", setReadName(r), strings.Join(parts, ", and "), faultsSentence(events, r.op.Invoke.Time))}}
+		"The %s contains %s.%s", setReadName(r), strings.Join(parts, ", and "), faults.sentence(r.op.Invoke.Time))}}
 }
 
 func sortInts(s []int64) { sort.Slice(s, func(i, j int) bool { return s[i] < s[j] }) }

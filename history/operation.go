@@ -32,7 +32,13 @@ func (o Operation) Return() (t int64, ok bool) {
 // on one it would reject, it pairs what it can (a completion with no open
 // invoke is skipped) and never panics.
 func Pair(events []Event) []Operation {
-	var ops []Operation
+	invokes := 0
+	for i := range events {
+		if events[i].Type == Invoke && events[i].IsClient() {
+			invokes++
+		}
+	}
+	ops := make([]Operation, 0, invokes)
 	open := map[Process]int{} // process -> position in ops
 	for i := range events {
 		e := &events[i]
