@@ -20,7 +20,10 @@ bindm /proc /proc; bindm /sys /sys; bindm /dev /dev; bindm /dev/pts /dev/pts
 bindm "$INROOT_GOROOT" "$INROOT_GOROOT"; bindm "$INROOT_MOD" "$INROOT_MOD"; bindm "$INROOT_CACHE" "$INROOT_CACHE"
 bindm "$INROOT_SRC" "$INROOT_SRC"
 mkdir -p "$INROOT_ROOT/tmp" && mount -t tmpfs tmpfs "$INROOT_ROOT/tmp"
-if [[ -S /var/run/docker.sock ]]; then mkdir -p "$INROOT_ROOT/var/run"; touch "$INROOT_ROOT/var/run/docker.sock"; mount --bind /var/run/docker.sock "$INROOT_ROOT/var/run/docker.sock"; fi
+# In the root /var/run is a symlink to the absolute /run, which outside the
+# chroot resolves to the host /run: mount the socket into the run dir of the root.
+sockdir=/var/run; [[ -L "$INROOT_ROOT/var/run" ]] && sockdir=/run
+if [[ -S /var/run/docker.sock ]]; then mkdir -p "$INROOT_ROOT$sockdir"; touch "$INROOT_ROOT$sockdir/docker.sock"; mount --bind /var/run/docker.sock "$INROOT_ROOT$sockdir/docker.sock"; fi
 cp -L /etc/resolv.conf "$INROOT_ROOT/etc/resolv.conf" 2>/dev/null || true
 cd "$INROOT_SRC"
 exec chroot "$INROOT_ROOT" /usr/bin/env -C "$INROOT_SRC" PATH="$INROOT_GOROOT/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/root GOMODCACHE="$INROOT_MOD" GOCACHE="$INROOT_CACHE" GOPATH=/root/go GOFLAGS="$GOFLAGS" GOPROXY="$GOPROXY" GOSUMDB="$GOSUMDB" CI="${CI:-}" TESTCONTAINERS_RYUK_DISABLED=true CGO_ENABLED=1 CGO_LDFLAGS="-ldqlite -luv -llz4 -lxxhash -lsqlite3 -lm -lpthread" DQTEST_IN_ROOT=1 "$@"
