@@ -51,7 +51,9 @@ func (c *cluster) invoke(process int, x *node, op workloads.Op, then func(histor
 		// Malformed: refused before anything was sent.
 		c.record(history.Event{Process: history.Process(process), Type: history.Fail, F: op.F, Key: op.Key, Value: op.Value, Node: x.name, Error: err.Error()})
 		c.stats.Fail++
-		then(history.Fail)
+		// The client goes on after a client hop, so that even a stream of
+		// malformed operations lets virtual time advance.
+		c.sched.after(c.clientDelay(), func() { then(history.Fail) })
 		return
 	}
 	r := &request{prog: prog, process: process, origin: x, deadline: c.sched.now + c.opTimeout, then: then}

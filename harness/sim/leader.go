@@ -174,6 +174,12 @@ func (c *cluster) runStatement(n *node, a *attempt) {
 			return
 		}
 		p := &a.req.prog
+		if o := a.req.origin; a.stage > 0 && o != n && (!o.running || !c.canReach(o, n)) {
+			// The client's connection broke mid-transaction: its next
+			// statement never comes, and the transaction rolls back.
+			c.release(n, a, outcome{kind: outUnknown, err: "indeterminate: connection to the leader lost"})
+			return
+		}
 		s := p.stmts[a.stage]
 		res, failed := s.exec(view{s: n.db, overlays: [][]effect{a.buf}}, &a.buf, c.allowNegative)
 		if failed != "" {

@@ -90,7 +90,6 @@ func TestEachInjectedBugIsDetectedByItsChecker(t *testing.T) {
 		{BugLostWrite, "register-kill", "nonlinearizable"},
 		{BugLostWrite, "append-handover", "incompatible-order"},
 		{BugNonAtomicTxn, "bank-pause", "wrong-total"},
-		{BugNonAtomicTxn, "append-mixed-5", "G-single"},
 		{BugDuplicateWrite, "sim-duplicate-write", "duplicated"},
 		{BugDirtyRead, "bank-pause", "wrong-total"},
 		{BugDirtyRead, "append-mixed-5", "G1b"},
