@@ -1,0 +1,189 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/harness/docker"
+	"github.com/dqtest/dqtest/harness/sim"
+)
+
+func init() {
+	subcommands = append(subcommands, newRunCommand)
+}
+
+func newRunCommand() *cobra.Command {
+	var (
+		seed        int64
+		nodes       int
+		timeLimit   time.Duration
+		concurrency int
+		rate        float64
+		faults      string
+		workload    string
+		backend     string
+		out         string
+		image       string
+		simBug      string
+	)
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO.yaml...",
+		Short: "Run scenarios against a dqlite cluster and check the history",
+		Long: `Run each scenario: bring up a cluster (real dqlite nodes in containers, or
+the simulator), run the workload while the nemesis injects faults, heal, do
+the final reads, collect every node's log, check the history and write a run
+directory (runs/<scenario>/<timestamp>/, with a "latest" link).
+
+Flags (except --out, --image and --sim-bug) replace the scenario's field of
+the same name, for every scenario given, only when given. Progress goes
+to stderr; each scenario's verdict line goes to stdout. The exit code is the
+worst outcome: 0 valid (or as the scenario expected), 1 invalid, 2 unknown or
+a harness error.`,
+		Example: `  dqtest run scenarios/default.yaml
+  dqtest run scenarios/register-partition.yaml --seed 7 --time-limit 20s
+  dqtest run scenarios/*.yaml --backend sim`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			var o harness.Overrides
+			flags := cmd.Flags()
+			if flags.Changed("seed") {
+				o.Seed = &seed
+			}
+			if flags.Changed("nodes") {
+				o.Nodes = &nodes
+			}
+			if flags.Changed("time-limit") {
+				o.TimeLimit = &timeLimit
+			}
+			if flags.Changed("concurrency") {
+				o.Concurrency = &concurrency
+			}
+			if flags.Changed("rate") {
+				o.Rate = &rate
+			}
+			if flags.Changed("nemesis") {
+				o.Nemesis = strings.Split(faults, ",")
+			}
+			if flags.Changed("workload") {
+				o.Workload = &workload
+			}
+			if flags.Changed("backend") {
+				o.Backend = &backend
+			}
+
+			if simBug != "" && !slices.Contains(sim.BugNames(), simBug) {
+				return &exitError{code: exitUnknown, err: fmt.Errorf("--sim-bug: unknown bug %q (known: %s)", simBug, strings.Join(sim.BugNames(), ", "))}
+			}
+
+			// Load every scenario first: a typo in the third file should
+			// not cost the first two runs.
+			var scenarios []harness.Scenario
+			for _, path := range args {
+				sc, err := harness.LoadScenario(path)
+				if err != nil {
+					return &exitError{code: exitUnknown, err: err}
+				}
+				if sc, err = o.Apply(sc); err != nil {
+					return &exitError{code: exitUnknown, err: fmt.Errorf("%s: %w", path, err)}
+				}
+				if simBug != "" && sc.Backend != harness.BackendSim {
+					return &exitError{code: exitUnknown, err: fmt.Errorf("%s: --sim-bug needs the sim backend (add --backend sim)", path)}
+				}
+				scenarios = append(scenarios, sc)
+			}
+
+			worst := checker.Valid
+			for _, sc := range scenarios {
+				if ctx.Err() != nil {
+					break
+				}
+				opts := harness.Options{
+					Backend:  &docker.Backend{Log: slog.Default()},
+					Simulate: sim.Simulator(simBug),
+					SimBug:   simBug,
+					RunsDir:  out,
+					Image:    image,
+					Log:      slog.Default(),
+				}
+				res, err := harness.Run(ctx, sc, opts)
+				outcome := checker.Unknown
+				if err == nil {
+					outcome = res.Outcome
+				}
+				worst = checker.Worst(worst, outcome)
+				fmt.Fprintln(cmd.OutOrStdout(), verdictLine(sc, res, err))
+			}
+			if ctx.Err() != nil {
+				return &exitError{code: exitUnknown, err: errors.New("interrupted")}
+			}
+			switch worst {
+			case checker.Valid:
+				return nil
+			case checker.Invalid:
+				return &exitError{code: exitInvalid}
+			default:
+				return &exitError{code: exitUnknown}
+			}
+		},
+	}
+	f := cmd.Flags()
+	// Each flag replaces the scenario's field only when given, so none
+	// has a default of its own.
+	f.Int64Var(&seed, "seed", 0, "seed for the operations and the fault plan")
+	f.IntVar(&nodes, "nodes", 0, "cluster size: 1, 3, 5 or 7")
+	f.DurationVar(&timeLimit, "time-limit", 0, "how long the workload and nemesis run, e.g. 30s")
+	f.IntVar(&concurrency, "concurrency", 0, "client slots (0: two per node)")
+	f.Float64Var(&rate, "rate", 0, "total operations per second (0: unlimited)")
+	f.StringVar(&faults, "nemesis", "", "comma-separated faults replacing the scenario's (\"none\" for none), e.g. partition-halves,kill")
+	f.StringVar(&workload, "workload", "", "register, bank, set or append (drops the file's workload parameters)")
+	f.StringVar(&backend, "backend", "", "docker (real dqlite in containers) or sim (the simulator)")
+	f.StringVar(&out, "out", "runs", "root of run directories: a run goes to OUT/<scenario>/<timestamp>/")
+	f.StringVar(&simBug, "sim-bug", "", "inject a bug into the simulator (with --backend sim): "+strings.Join(sim.BugNames(), ", "))
+	f.StringVar(&image, "image", "", "node image for the docker backend (default dqtest-node:latest, built by make image)")
+	return cmd
+}
+
+// verdictLine is the one line a person (or a CI log) reads per scenario.
+func verdictLine(sc harness.Scenario, res *harness.Result, err error) string {
+	if err != nil {
+		dir := ""
+		if res != nil && res.Dir != "" {
+			dir = " (" + res.Dir + ")"
+		}
+		return fmt.Sprintf("%s: unknown: %s%s", sc.Name, firstLine(err.Error()), dir)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", sc.Name, res.Outcome)
+	if res.Outcome != res.Verdict || sc.Expect.Verdict == checker.Invalid {
+		fmt.Fprintf(&b, " (run was %s, expected %s)", res.Verdict, sc.Expect.Verdict)
+	}
+	if res.Backend != "docker" {
+		fmt.Fprintf(&b, " [%s", res.Backend)
+		if res.SimBug != "" {
+			fmt.Fprintf(&b, ", bug %s", res.SimBug)
+		}
+		b.WriteString("]")
+	}
+	fmt.Fprintf(&b, " seed=%d ops=%d ok/s=%.1f", res.Seed, res.Ops.Invoked, res.Ops.OKPerSecond)
+	if len(res.Reasons) > 0 {
+		fmt.Fprintf(&b, " — %s", strings.Join(res.Reasons, "; "))
+	}
+	fmt.Fprintf(&b, " (%s)", res.Dir)
+	return b.String()
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
