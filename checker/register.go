@@ -59,9 +59,9 @@ func (*registerChecker) Name() string { return "register" }
 // plenty to see what went wrong.
 const registerMaxExplained = 10
 
-// registerExplainBudget is the least time the explanation of invalid keys
-// gets, even when the verdict used up the time budget: the verdict is known
-// by then, the budget bounds the search for it.
+// registerExplainBudget is the time the explanation of invalid keys gets,
+// even when the verdict used up the time budget: the verdict is known by
+// then, the budget bounds the search for it.
 const registerExplainBudget = 30 * time.Second
 
 type registerKind uint8
@@ -446,10 +446,17 @@ func registerExplain(ctx context.Context, events []history.Event, keys map[strin
 	for _, k := range explained {
 		ops = append(ops, registerPorcupineOps(keys[k])...)
 	}
-	ctx, cancel := context.WithTimeout(ctx, registerExplainBudget)
+	// The verdict is settled; the explanation gets its own time even when
+	// the time budget (ctx's deadline) is spent, but stops on cancellation.
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), registerExplainBudget)
 	defer cancel()
 	var stop atomic.Bool
-	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
+	defer context.AfterFunc(ectx, func() { stop.Store(true) })()
+	defer context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			stop.Store(true)
+		}
+	})()
 	model := registerModel(&stop)
 	_, info := porcupine.CheckOperationsVerbose(model, ops, registerExplainBudget)
 	partials := info.PartialLinearizationsOperations()
@@ -533,16 +540,16 @@ func registerAnomaly(faults *faultTimeline, key string, ops []registerOp, longes
 		held = fmt.Sprintf("%s, set by the %s of %s", state, setter.describe(), opWhere(*setter.op))
 	}
 	var b strings.Builder
+	fmt.Fprintf(&b, "Key %s is not linearizable: no order of its %d operations respects both real time and a register's rules. "+
+		"The longest valid order found covers %d of them, and after it the register holds %s. ", key, len(ops), len(longest), held)
 	switch stuck.in.kind {
 	case registerRead:
-		fmt.Fprintf(&b, "Key %s: a read by %s returned %s, which the register could not hold at any moment during the read.", key, opWhere(*stuck.op), registerValue(stuck.out))
+		fmt.Fprintf(&b, "The operation that cannot come next is a read by %s that returned %s.", opWhere(*stuck.op), registerValue(stuck.out))
 	case registerCAS:
-		fmt.Fprintf(&b, "Key %s: the %s by %s succeeded, but the register did not hold its expected value at any moment it could take effect.", key, stuck.describe(), opWhere(*stuck.op))
+		fmt.Fprintf(&b, "The operation that cannot come next is the %s by %s, which succeeded although the register did not hold its expected value.", stuck.describe(), opWhere(*stuck.op))
 	default:
-		fmt.Fprintf(&b, "Key %s: the %s by %s cannot be ordered consistently with the operations around it.", key, stuck.describe(), opWhere(*stuck.op))
+		fmt.Fprintf(&b, "The operation that cannot be ordered is the %s by %s.", stuck.describe(), opWhere(*stuck.op))
 	}
-	fmt.Fprintf(&b, " The longest order of %s's operations that respects real time and a register's rules covers %d of its %d operations; after it the register holds %s.",
-		key, len(longest), len(ops), held)
 	a.Ops = append(a.Ops, opEvents(*stuck.op)...)
 	if setter != nil {
 		a.Ops = append(a.Ops, opEvents(*setter.op)...)
