@@ -57,7 +57,7 @@ func TestSimRunIsReproducibleThroughTheHarness(t *testing.T) {
 func TestSimRunWithAnInjectedBugIsInvalidAndSaysWhichBug(t *testing.T) {
 	// The simulator is deterministic: with this seed the shipped partition
 	// scenario shows the stale reads the bug injects.
-	sc, err := harness.LoadScenario(filepath.Join("..", "scenarios", "register-partition.yaml"))
+	sc, err := harness.LoadScenario(filepath.Join("..", "scenarios", "sim-stale-read.yaml"))
 	require.NoError(t, err)
 	o := harness.Overrides{Backend: ptr(harness.BackendSim), Seed: ptr(int64(1))}
 	sc, err = o.Apply(sc)

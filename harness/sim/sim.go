@@ -262,7 +262,6 @@ func (c *cluster) run() {
 	for _, cl := range c.clients {
 		cl.next = c.interval * int64(cl.slot) / int64(len(c.clients))
 		c.sched.at(cl.next, func() { c.nextOp(cl) })
-		cl.next -= c.interval
 	}
 	plan := slices.Clone(cfg.Plan)
 	slices.SortStableFunc(plan, func(a, b nemesis.Step) int { return int(a.At - b.At) })
