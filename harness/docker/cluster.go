@@ -151,6 +151,24 @@ func (c *Cluster) ControlURL(node string) string {
 // Timing says how long Up took to get the cluster ready.
 func (c *Cluster) Timing() Timing { return c.timing }
 
+// opTimeout bounds a nemesis operation whose context has no deadline.
+const opTimeout = 30 * time.Second
+
+// nodeOp runs one operation on the named node under a deadline (ctx's, or
+// opTimeout) and names the operation and the node in its error.
+func (c *Cluster) nodeOp(ctx context.Context, what, name string, f func(context.Context, *node) error) error {
+	n, err := c.node(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	ctx, cancel := withDefaultTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := f(ctx, n); err != nil {
+		return fmt.Errorf("%s %s: %w", what, name, err)
+	}
+	return nil
+}
+
 func (c *Cluster) node(name string) (*node, error) {
 	n := c.byName[name]
 	if n == nil {
@@ -166,14 +184,12 @@ func (c *Cluster) node(name string) (*node, error) {
 // takes dqtest and everything else in the container with it, as a power cut
 // would. It returns once Docker reports the container stopped.
 func (c *Cluster) Kill(ctx context.Context, name string) error {
-	n, err := c.node(name)
-	if err != nil {
-		return err
-	}
-	if _, err := c.docker.ContainerKill(ctx, n.ctr.GetContainerID(), client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
-		return fmt.Errorf("kill %s: %w", name, err)
-	}
-	return c.awaitState(ctx, n, "stopped", func(s inspected) bool { return !s.running })
+	return c.nodeOp(ctx, "kill", name, func(ctx context.Context, n *node) error {
+		if _, err := c.docker.ContainerKill(ctx, n.ctr.GetContainerID(), client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+			return err
+		}
+		return c.awaitState(ctx, n, "stopped", func(s inspected) bool { return !s.running })
+	})
 }
 
 // Restart implements nemesis.Cluster: it starts a stopped container again
@@ -183,29 +199,27 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 // node is left alone. Restart returns once the node's control API answers
 // (the node may still be rejoining the cluster).
 func (c *Cluster) Restart(ctx context.Context, name string) error {
-	n, err := c.node(name)
-	if err != nil {
-		return err
-	}
-	s, err := c.inspect(ctx, n)
-	if err != nil {
-		return err
-	}
-	if s.running {
-		c.log.Debug("restart: already running", "node", name)
-		return nil
-	}
-	if _, err := c.docker.ContainerStart(ctx, n.ctr.GetContainerID(), client.ContainerStartOptions{}); err != nil {
-		return fmt.Errorf("restart %s: %w", name, err)
-	}
-	c.mu.Lock()
-	n.restarts++
-	n.rulesStale = true
-	c.mu.Unlock()
-	if err := c.applyRules(ctx, n); err != nil {
-		return fmt.Errorf("restart %s: %w", name, err)
-	}
-	return c.ctl.awaitHealthy(ctx, n)
+	return c.nodeOp(ctx, "restart", name, func(ctx context.Context, n *node) error {
+		s, err := c.inspect(ctx, n)
+		if err != nil {
+			return err
+		}
+		if s.running {
+			c.log.Debug("restart: already running", "node", name)
+			return nil
+		}
+		if _, err := c.docker.ContainerStart(ctx, n.ctr.GetContainerID(), client.ContainerStartOptions{}); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		n.restarts++
+		n.rulesStale = true
+		c.mu.Unlock()
+		if err := c.applyRules(ctx, n); err != nil {
+			return err
+		}
+		return c.ctl.awaitHealthy(ctx, n)
+	})
 }
 
 // Pause implements nemesis.Cluster with the freezer cgroup (docker pause):
@@ -213,31 +227,22 @@ func (c *Cluster) Restart(ctx context.Context, name string) error {
 // for its sockets, so peers see a node that accepts connections and never
 // replies, not one that is gone.
 func (c *Cluster) Pause(ctx context.Context, name string) error {
-	n, err := c.node(name)
-	if err != nil {
+	return c.nodeOp(ctx, "pause", name, func(ctx context.Context, n *node) error {
+		_, err := c.docker.ContainerPause(ctx, n.ctr.GetContainerID(), client.ContainerPauseOptions{})
 		return err
-	}
-	if _, err := c.docker.ContainerPause(ctx, n.ctr.GetContainerID(), client.ContainerPauseOptions{}); err != nil {
-		return fmt.Errorf("pause %s: %w", name, err)
-	}
-	return nil
+	})
 }
 
 // Resume implements nemesis.Cluster: it thaws a paused node and then brings
 // its partition rules up to date if the partition changed while it was
 // frozen (exec cannot enter a paused container).
 func (c *Cluster) Resume(ctx context.Context, name string) error {
-	n, err := c.node(name)
-	if err != nil {
-		return err
-	}
-	if _, err := c.docker.ContainerUnpause(ctx, n.ctr.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
-		return fmt.Errorf("resume %s: %w", name, err)
-	}
-	if err := c.applyRules(ctx, n); err != nil {
-		return fmt.Errorf("resume %s: %w", name, err)
-	}
-	return nil
+	return c.nodeOp(ctx, "resume", name, func(ctx context.Context, n *node) error {
+		if _, err := c.docker.ContainerUnpause(ctx, n.ctr.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
+			return err
+		}
+		return c.applyRules(ctx, n)
+	})
 }
 
 // Logs implements harness.Cluster: stdout and stderr of every run of the
@@ -319,11 +324,9 @@ func (c *Cluster) inspect(ctx context.Context, n *node) (inspected, error) {
 	}, nil
 }
 
-// awaitState polls the container's state until ok holds or ctx ends. Docker
-// updates a container's state asynchronously after a kill.
+// awaitState polls the container's state until ok holds or ctx ends (give it
+// a deadline). Docker updates a container's state asynchronously after a kill.
 func (c *Cluster) awaitState(ctx context.Context, n *node, what string, ok func(inspected) bool) error {
-	ctx, cancel := withDefaultTimeout(ctx, 30*time.Second)
-	defer cancel()
 	for {
 		s, err := c.inspect(ctx, n)
 		if err == nil && ok(s) {
@@ -331,7 +334,7 @@ func (c *Cluster) awaitState(ctx context.Context, n *node, what string, ok func(
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: waiting until %s: %w (last error: %v)", n.name, what, ctx.Err(), err)
+			return fmt.Errorf("waiting until %s: %w (last error: %v)", what, ctx.Err(), err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -351,6 +354,7 @@ func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, 
 func (c *Cluster) Down(ctx context.Context) error {
 	c.ctl.close()
 	err := removeRun(ctx, c.docker, c.spec.RunID, c.log)
+	_ = c.docker.Close() // only drops idle connections: a second Down still works
 	if err != nil {
 		return fmt.Errorf("docker backend: down (run %s): %w", c.spec.RunID, err)
 	}

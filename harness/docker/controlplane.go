@@ -27,6 +27,10 @@ type controlPlane struct {
 }
 
 func newControlPlane(c *Cluster) controlPlane {
+	// Idle connections are dropped well before the node's server drops them
+	// (2 min), so a request never goes out on a connection the server is
+	// closing: net/http does not resend a POST, and the control client would
+	// have to call such a write indeterminate.
 	t := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 64,
@@ -164,10 +168,9 @@ func describe(nodes []*node, sts []nodeStatus) string {
 	return b.String()
 }
 
-// awaitHealthy waits until n's control API answers /health.
+// awaitHealthy waits until n's control API answers /health or ctx ends
+// (give it a deadline).
 func (p controlPlane) awaitHealthy(ctx context.Context, n *node) error {
-	ctx, cancel := withDefaultTimeout(ctx, 30*time.Second)
-	defer cancel()
 	api := p.client(n)
 	for {
 		callCtx, callCancel := context.WithTimeout(ctx, time.Second)
@@ -178,7 +181,7 @@ func (p controlPlane) awaitHealthy(ctx context.Context, n *node) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: control API not answering: %w (last error: %v)", n.name, ctx.Err(), err)
+			return fmt.Errorf("control API not answering: %w (last error: %v)", ctx.Err(), err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -213,102 +216,54 @@ func (c *Cluster) Leader(ctx context.Context) (string, error) {
 // Stop implements nemesis.Cluster: a graceful stop through the Node API in
 // the scenario's stop mode; the node's process keeps running.
 func (c *Cluster) Stop(ctx context.Context, name string) error {
-	n, err := c.node(name)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	if err := c.ctl.client(n).Stop(ctx, c.spec.StopMode); err != nil {
-		return fmt.Errorf("stop %s: %w", name, err)
-	}
-	return nil
+	return c.nodeOp(ctx, "stop", name, func(ctx context.Context, n *node) error {
+		return c.ctl.client(n).Stop(ctx, c.spec.StopMode)
+	})
 }
 
 // Start implements nemesis.Cluster: the stopped node starts again in the same
 // process, on its data directory, rejoining the cluster it was part of.
 func (c *Cluster) Start(ctx context.Context, name string) error {
-	n, err := c.node(name)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	if err := c.ctl.client(n).Start(ctx); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	return nil
+	return c.nodeOp(ctx, "start", name, func(ctx context.Context, n *node) error {
+		return c.ctl.client(n).Start(ctx)
+	})
 }
 
 // Handover implements nemesis.Cluster.
 func (c *Cluster) Handover(ctx context.Context, name string) error {
-	n, err := c.node(name)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	if err := c.ctl.client(n).Handover(ctx); err != nil {
-		return fmt.Errorf("handover from %s: %w", name, err)
-	}
-	return nil
+	return c.nodeOp(ctx, "handover from", name, func(ctx context.Context, n *node) error {
+		return c.ctl.client(n).Handover(ctx)
+	})
 }
 
 // Transfer implements nemesis.Cluster. The request goes to the current
 // leader when a majority names one (the control server forwards it
-// otherwise), else to the target itself.
+// otherwise), then to the others.
 func (c *Cluster) Transfer(ctx context.Context, to string) error {
-	n, err := c.node(to)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	via := c.viaOrder(ctx, nil)
-	id := c.idOf(n)
-	err = c.tryEach(via, func(v *node) error { return c.ctl.client(v).Transfer(ctx, id) })
-	if err != nil {
-		return fmt.Errorf("transfer leadership to %s: %w", to, err)
-	}
-	return nil
+	return c.nodeOp(ctx, "transfer leadership to", to, func(ctx context.Context, n *node) error {
+		id := c.idOf(n)
+		return c.tryEach(c.viaOrder(ctx, nil), func(v *node) error { return c.ctl.client(v).Transfer(ctx, id) })
+	})
 }
 
 // Remove implements nemesis.Cluster: the node leaves the membership (through
 // another member, the leader first); its process keeps running.
 func (c *Cluster) Remove(ctx context.Context, name string) error {
-	n, err := c.node(name)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	id := c.idOf(n)
-	err = c.tryEach(c.viaOrder(ctx, n), func(v *node) error { return c.ctl.client(v).RemoveMember(ctx, id) })
-	if err != nil {
-		return fmt.Errorf("remove %s: %w", name, err)
-	}
-	return nil
+	return c.nodeOp(ctx, "remove", name, func(ctx context.Context, n *node) error {
+		id := c.idOf(n)
+		return c.tryEach(c.viaOrder(ctx, n), func(v *node) error { return c.ctl.client(v).RemoveMember(ctx, id) })
+	})
 }
 
 // Add implements nemesis.Cluster: a removed node comes back with the id,
 // address and role it had when the cluster formed.
 func (c *Cluster) Add(ctx context.Context, name string) error {
-	n, err := c.node(name)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	c.mu.Lock()
-	id, role := n.id, n.role
-	c.mu.Unlock()
-	err = c.tryEach(c.viaOrder(ctx, n), func(v *node) error {
-		return c.ctl.client(v).AddMember(ctx, control.Member{ID: id, Address: n.raftAddr(), Role: role})
+	return c.nodeOp(ctx, "add", name, func(ctx context.Context, n *node) error {
+		c.mu.Lock()
+		m := control.Member{ID: n.id, Address: n.raftAddr(), Role: n.role}
+		c.mu.Unlock()
+		return c.tryEach(c.viaOrder(ctx, n), func(v *node) error { return c.ctl.client(v).AddMember(ctx, m) })
 	})
-	if err != nil {
-		return fmt.Errorf("add %s: %w", name, err)
-	}
-	return nil
 }
 
 func (c *Cluster) idOf(n *node) uint64 {
@@ -354,16 +309,10 @@ func (c *Cluster) tryEach(order []*node, send func(*node) error) error {
 }
 
 // Status is node's own answer to GET /status.
-func (c *Cluster) Status(ctx context.Context, name string) (control.Status, error) {
-	n, err := c.node(name)
-	if err != nil {
-		return control.Status{}, err
-	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	st, err := c.ctl.client(n).Status(ctx)
-	if err != nil {
-		return control.Status{}, fmt.Errorf("status of %s: %w", name, err)
-	}
-	return st, nil
+func (c *Cluster) Status(ctx context.Context, name string) (st control.Status, err error) {
+	err = c.nodeOp(ctx, "status of", name, func(ctx context.Context, n *node) error {
+		st, err = c.ctl.client(n).Status(ctx)
+		return err
+	})
+	return st, err
 }
