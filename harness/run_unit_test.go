@@ -256,3 +256,43 @@ func TestRunRefusesASimScenarioWithoutASimulator(t *testing.T) {
 	_, err := Run(context.Background(), stubScenario(t, "backend: sim\n"), Options{RunsDir: t.TempDir(), Log: quiet})
 	require.ErrorContains(t, err, "no simulator")
 }
+
+func TestRunWithTheSameSeedRepeatsFaultsAndEachSlotsOperations(t *testing.T) {
+	type op struct {
+		F, Key string
+		Value  any
+	}
+	trace := func(seed int64) (map[int][]op, []string) {
+		c := newStubCluster()
+		sc := stubScenario(t, "nemesis: {faults: [partition-halves, kill, pause], schedule: {interval: 200ms, duration: 100ms}}\n")
+		sc.Seed = seed
+		res, err := Run(context.Background(), sc, Options{Backend: &stubBackend{cluster: c}, RunsDir: t.TempDir(), Log: quiet})
+		require.NoError(t, err)
+		events, _, err := history.ReadFile(filepath.Join(res.Dir, HistoryFile))
+		require.NoError(t, err)
+		slots := map[int][]op{}
+		var faults []string
+		for _, e := range events {
+			switch {
+			case !e.IsClient():
+				faults = append(faults, e.F+" "+strings.Join(e.Nodes, ","))
+			case e.Type == history.Invoke:
+				slot := int(e.Process) % sc.Concurrency
+				slots[slot] = append(slots[slot], op{e.F, e.Key, e.Value})
+			}
+		}
+		return slots, faults
+	}
+	a, faultsA := trace(21)
+	b, faultsB := trace(21)
+	require.Equal(t, faultsA, faultsB, "same faults against the same nodes")
+	require.NotEmpty(t, faultsA)
+	for slot, opsA := range a {
+		opsB := b[slot]
+		n := min(len(opsA), len(opsB))
+		require.Greater(t, n, 10)
+		require.Equal(t, opsA[:n], opsB[:n], "slot %d issues the same operations", slot)
+	}
+	c, _ := trace(22)
+	require.NotEqual(t, a[0][:10], c[0][:10], "another seed, other operations")
+}
