@@ -84,14 +84,7 @@ func BenchmarkBank(b *testing.B) {
 	for _, ops := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("ops=%d", ops), func(b *testing.B) {
 			events := benchHistory(fmt.Sprintf("bank-%d", ops), func() []history.Event { return bankHistory(1, ops) })
-			c := NewBank(BankOptions{Accounts: 10, Total: 1000})
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if r := c.Check(context.Background(), events); r.Verdict != Valid {
-					b.Fatalf("verdict %s: %s %+v", r.Verdict, r.Reason, r.Anomalies)
-				}
-			}
-			b.ReportMetric(float64(ops)*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+			benchCheck(b, NewBank(BankOptions{Accounts: 10, Total: 1000}), events, ops)
 		})
 	}
 }
@@ -100,14 +93,7 @@ func BenchmarkSet(b *testing.B) {
 	for _, adds := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("adds=%d", adds), func(b *testing.B) {
 			events := benchHistory(fmt.Sprintf("set-%d", adds), func() []history.Event { return setHistory(1, adds) })
-			c := NewSet()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if r := c.Check(context.Background(), events); r.Verdict != Valid {
-					b.Fatalf("verdict %s: %s %+v", r.Verdict, r.Reason, r.Anomalies)
-				}
-			}
-			b.ReportMetric(float64(adds)*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+			benchCheck(b, NewSet(), events, adds)
 		})
 	}
 }
