@@ -69,6 +69,10 @@ func TestRegisterAcceptsLinearizableHistories(t *testing.T) {
 			op(1, history.OK, "read", "k", nil, 9).
 			op(1, history.OK, "write", "k", 3, 3).
 			op(1, history.OK, "read", "k", nil, 3),
+		"info cas that could never apply is harmless": newHist().
+			op(0, history.OK, "write", "k", 1, 1).
+			op(0, history.Info, "cas", "k", []int{5, 9}, []int{5, 9}).
+			op(1, history.OK, "read", "k", nil, 1),
 		"keys are independent": newHist().
 			op(0, history.OK, "write", "a", 1, 1).
 			op(0, history.OK, "write", "b", 2, 2).
