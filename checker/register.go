@@ -556,7 +556,7 @@ func registerAnomaly(faults *faultTimeline, key string, ops []registerOp, longes
 	}
 	if stuck.in.kind == registerRead && !stuck.out.isNil {
 		if w := registerWriterOf(ops, stuck); w != nil {
-			fmt.Fprintf(&b, " The value %d came from the %s of %s.", stuck.out.v, w.describe(), opWhere(*w.op))
+			fmt.Fprintf(&b, " The last write of %d invoked before the read ended is the %s of %s.", stuck.out.v, w.describe(), opWhere(*w.op))
 			if w != setter {
 				a.Ops = append(a.Ops, opEvents(*w.op)...)
 			}
@@ -569,8 +569,9 @@ func registerAnomaly(faults *faultTimeline, key string, ops []registerOp, longes
 	return a
 }
 
-// registerWriterOf finds the write or cas that put read's value into the
-// register: the latest one invoked before the read completed.
+// registerWriterOf finds the write or cas that most likely put read's value
+// into the register: the latest one of that value invoked before the read
+// completed. (Workloads may write a value more than once.)
 func registerWriterOf(ops []registerOp, read *registerOp) *registerOp {
 	var w *registerOp
 	for i := range ops {

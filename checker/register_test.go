@@ -160,7 +160,7 @@ func TestRegisterAnomalyNamesTheNodeTheWriteAndTheFault(t *testing.T) {
 	require.Contains(t, a.Explanation, "process 1 on n3")
 	require.Contains(t, a.Explanation, "write 2")
 	require.Contains(t, a.Explanation, "partition-halves (n3)")
-	require.Contains(t, a.Explanation, "The value 1 came from the write 1")
+	require.Contains(t, a.Explanation, "The last write of 1 invoked before the read ended is the write 1")
 	var stale *history.Event
 	for i := range a.Ops {
 		if a.Ops[i].F == "read" && a.Ops[i].Type == history.OK {
