@@ -564,9 +564,66 @@ func registerAnomaly(faults *faultTimeline, key string, ops []registerOp, longes
 			fmt.Fprintf(&b, " No operation ever wrote %d to %s.", stuck.out.v, key)
 		}
 	}
+	if stuck.in.kind == registerRead {
+		if w := registerStaleProof(ops, stuck); w != nil {
+			if stuck.out.isNil {
+				fmt.Fprintf(&b, " That read is stale: the %s of %s was acknowledged before it began, and nothing removes a value.", w.describe(), opWhere(*w.op))
+			} else {
+				fmt.Fprintf(&b, " That read is stale: every write of %d had been acknowledged before the %s of %s began, and that write was acknowledged before the read began.",
+					stuck.out.v, w.describe(), opWhere(*w.op))
+			}
+			if w != setter {
+				a.Ops = append(a.Ops, opEvents(*w.op)...)
+			}
+		}
+	}
 	b.WriteString(faults.sentence(stuck.call))
 	a.Explanation = b.String()
 	return a
+}
+
+// registerStaleProof looks for direct evidence that read is stale: an
+// acknowledged write or cas w of another value that completed before the
+// read began, and began after every operation that may have written the
+// value read had completed (for a read of null: any acknowledged write
+// before the read). No order can then put a write of the value read
+// between w and the read. It returns the latest such w, or nil.
+func registerStaleProof(ops []registerOp, read *registerOp) *registerOp {
+	var lastWriterEnd int64 = math.MinInt64
+	if !read.out.isNil {
+		for i := range ops {
+			o := &ops[i]
+			if o.call > read.ret || o.in.kind == registerRead || registerWritten(o) != read.out.v {
+				continue
+			}
+			if o.ret == math.MaxInt64 {
+				return nil // an unknown write of the value may land any time
+			}
+			lastWriterEnd = max(lastWriterEnd, o.ret)
+		}
+	}
+	var w *registerOp
+	for i := range ops {
+		o := &ops[i]
+		if o.in.kind == registerRead || o.in.unknown || o.ret >= read.call || o.call <= lastWriterEnd {
+			continue
+		}
+		if !read.out.isNil && registerWritten(o) == read.out.v {
+			continue
+		}
+		if w == nil || o.ret > w.ret {
+			w = o
+		}
+	}
+	return w
+}
+
+// registerWritten is the value a write or cas puts in the register.
+func registerWritten(o *registerOp) int64 {
+	if o.in.kind == registerCAS {
+		return o.in.to
+	}
+	return o.in.arg
 }
 
 // registerWriterOf finds the write or cas that most likely put read's value
@@ -579,13 +636,10 @@ func registerWriterOf(ops []registerOp, read *registerOp) *registerOp {
 		if o.call > read.ret {
 			continue
 		}
-		v := o.in.arg
-		if o.in.kind == registerCAS {
-			v = o.in.to
-		} else if o.in.kind != registerWrite {
+		if o.in.kind == registerRead {
 			continue
 		}
-		if v == read.out.v && (w == nil || o.call > w.call) {
+		if registerWritten(o) == read.out.v && (w == nil || o.call > w.call) {
 			w = o
 		}
 	}

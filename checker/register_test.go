@@ -161,6 +161,7 @@ func TestRegisterAnomalyNamesTheNodeTheWriteAndTheFault(t *testing.T) {
 	require.Contains(t, a.Explanation, "write 2")
 	require.Contains(t, a.Explanation, "partition-halves (n3)")
 	require.Contains(t, a.Explanation, "The last write of 1 invoked before the read ended is the write 1")
+	require.Contains(t, a.Explanation, "That read is stale: every write of 1 had been acknowledged before the write 2 of process 0 on n1 (index 2..3) began")
 	var stale *history.Event
 	for i := range a.Ops {
 		if a.Ops[i].F == "read" && a.Ops[i].Type == history.OK {
@@ -423,4 +424,35 @@ func TestRegisterSaysWhenItsContextsDeadlinePassed(t *testing.T) {
 	r := NewRegister(RegisterOptions{TimeBudget: time.Hour}).Check(ctx, h)
 	require.Equal(t, Unknown, r.Verdict)
 	require.Contains(t, r.Reason, "the check's deadline passed before 1 of 1 key(s) were decided: k")
+}
+
+func TestRegisterCallsAReadStaleOnlyWithProof(t *testing.T) {
+	cases := map[string]struct {
+		b     *histBuilder
+		stale string // "" when there is no proof
+	}{
+		"null after an acknowledged write": {newHist().
+			op(0, history.OK, "write", "k", 1, 1).
+			op(1, history.OK, "read", "k", nil, nil), "That read is stale: the write 1 of process 0 (index 0..1) was acknowledged before it began, and nothing removes a value."},
+		"a write of the value read may still land": {newHist().
+			op(0, history.Info, "write", "k", 1, 1).
+			op(1, history.OK, "write", "k", 2, 2).
+			op(2, history.OK, "read", "k", nil, 1).
+			op(2, history.OK, "read", "k", nil, 2), ""},
+		"the newer write overlapped the write of the value read": {newHist().
+			invoke(0, "write", "k", 1).invoke(1, "write", "k", 2).ok(0, "write", "k", 1).ok(1, "write", "k", 2).
+			op(2, history.OK, "read", "k", nil, 1).
+			op(2, history.OK, "read", "k", nil, 2), ""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := checkRegister(t, c.b.build())
+			require.Equal(t, Invalid, r.Verdict)
+			if c.stale == "" {
+				require.NotContains(t, r.Anomalies[0].Explanation, "stale")
+			} else {
+				require.Contains(t, r.Anomalies[0].Explanation, c.stale)
+			}
+		})
+	}
 }
