@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ func TestPooledConnectionsSeeTheirSocketAndAClosingPeer(t *testing.T) {
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
-	n, err := New(addr, t.TempDir(), Options{})
+	n, err := New(addr, t.TempDir(), Options{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	defer n.Close()
 	require.NoError(t, n.Start(ctx))

@@ -792,43 +792,39 @@ func (n *Node) view(ctx context.Context) ([]Member, *client.NodeInfo, error) {
 	return members, leader, nil
 }
 
-// leader returns a client connected to the leader, found through this
-// node's own server.
-func (n *Node) leader(ctx context.Context) (*client.Client, error) {
+// viaLeader runs f with a client connected to the leader, found through
+// this node's own server.
+func (n *Node) viaLeader(ctx context.Context, f func(context.Context, *client.Client) error) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	n.mu.Lock()
 	store, state := n.store, n.state
 	n.mu.Unlock()
 	if state != running {
-		return nil, ErrNotRunning
+		return ErrNotRunning
 	}
 	cli, err := client.FindLeader(ctx, store, client.WithLogFunc(n.clientLog))
 	if err != nil {
-		return nil, &NoLeaderError{Err: err}
+		return &NoLeaderError{Err: err}
 	}
-	return cli, nil
+	defer cli.Close()
+	return f(ctx, cli)
 }
 
 // Transfer moves leadership to the voter toID (0: dqlite picks the most
 // up-to-date voter), through the current leader.
 func (n *Node) Transfer(ctx context.Context, toID uint64) error {
-	ctx, cancel := withDeadline(ctx)
-	defer cancel()
-	cli, err := n.leader(ctx)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	if err := cli.Transfer(ctx, toID); err != nil {
-		return fmt.Errorf("transfer leadership to %d: %w", toID, err)
-	}
-	return nil
+	return n.viaLeader(ctx, func(ctx context.Context, cli *client.Client) error {
+		if err := cli.Transfer(ctx, toID); err != nil {
+			return fmt.Errorf("transfer leadership to %d: %w", toID, err)
+		}
+		return nil
+	})
 }
 
 // AddMember adds a node to the configuration with the member's role (voter
 // when empty), or, if it is there already, assigns it that role.
 func (n *Node) AddMember(ctx context.Context, m Member) error {
-	ctx, cancel := withDeadline(ctx)
-	defer cancel()
 	role, err := parseRole(m.Role)
 	if err != nil {
 		return err
@@ -839,46 +835,38 @@ func (n *Node) AddMember(ctx context.Context, m Member) error {
 	if _, _, err := checkAddress("member address", m.Address); err != nil {
 		return err
 	}
-	cli, err := n.leader(ctx)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	infos, err := cli.Cluster(ctx)
-	if err != nil {
-		return fmt.Errorf("add member: cluster: %w", err)
-	}
-	for _, info := range infos {
-		if info.ID != m.ID {
-			continue
+	return n.viaLeader(ctx, func(ctx context.Context, cli *client.Client) error {
+		infos, err := cli.Cluster(ctx)
+		if err != nil {
+			return fmt.Errorf("add member: cluster: %w", err)
 		}
-		if info.Role == role {
+		for _, info := range infos {
+			if info.ID != m.ID {
+				continue
+			}
+			if info.Role == role {
+				return nil
+			}
+			if err := cli.Assign(ctx, m.ID, role); err != nil {
+				return fmt.Errorf("assign %s to %d: %w", roleName(role), m.ID, err)
+			}
 			return nil
 		}
-		if err := cli.Assign(ctx, m.ID, role); err != nil {
-			return fmt.Errorf("assign %s to %d: %w", roleName(role), m.ID, err)
+		if err := cli.Add(ctx, client.NodeInfo{ID: m.ID, Address: m.Address, Role: role}); err != nil {
+			return fmt.Errorf("add member %d at %s: %w", m.ID, m.Address, err)
 		}
 		return nil
-	}
-	if err := cli.Add(ctx, client.NodeInfo{ID: m.ID, Address: m.Address, Role: role}); err != nil {
-		return fmt.Errorf("add member %d at %s: %w", m.ID, m.Address, err)
-	}
-	return nil
+	})
 }
 
 // RemoveMember removes the node id from the configuration.
 func (n *Node) RemoveMember(ctx context.Context, id uint64) error {
-	ctx, cancel := withDeadline(ctx)
-	defer cancel()
-	cli, err := n.leader(ctx)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	if err := cli.Remove(ctx, id); err != nil {
-		return fmt.Errorf("remove member %d: %w", id, err)
-	}
-	return nil
+	return n.viaLeader(ctx, func(ctx context.Context, cli *client.Client) error {
+		if err := cli.Remove(ctx, id); err != nil {
+			return fmt.Errorf("remove member %d: %w", id, err)
+		}
+		return nil
+	})
 }
 
 // withDeadline gives ctx DefaultTimeout when it has no deadline.

@@ -349,6 +349,9 @@ func TestBypassStopLeavesTheCNodeAndStartAttachesAgain(t *testing.T) {
 	require.NoError(t, n.Start(ctx))
 	_, _, err = n.Exec(ctx, "INSERT INTO t VALUES (1)")
 	require.NoError(t, err)
+	// Close would leave the C node running and writing into a data dir the
+	// test is about to remove: stop it for real.
+	require.NoError(t, n.StopWith(ctx, node.StopGuarded))
 }
 
 func TestUnguardedStopOfARunningNodeStopsIt(t *testing.T) {

@@ -323,38 +323,41 @@ func (t *txn) after(err error, bad bool) error {
 	return err
 }
 
-// takeTxn ends the Node's transaction state and returns the transaction.
-func (n *Node) takeTxn() (*txn, error) {
+// endTxn ends the Node's transaction state and hands over the
+// transaction's connection: nil when it was lost (the server rolled the
+// transaction back).
+func (n *Node) endTxn() (*conn, *txn, error) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	t := n.txn
-	if t == nil {
-		if n.state != running {
-			return nil, ErrNotRunning
-		}
-		return nil, ErrNoTxn
-	}
 	n.txn = nil
-	return t, nil
+	state := n.state
+	n.mu.Unlock()
+	switch {
+	case t == nil && state != running:
+		return nil, nil, ErrNotRunning
+	case t == nil:
+		return nil, nil, ErrNoTxn
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.c
+	t.c = nil
+	return c, t, nil
 }
 
 // Commit commits the transaction Begin opened. Commit without Begin is
 // ErrNoTxn; after the transaction's connection was lost it is ErrTxnAborted.
 // An unknown outcome is a *TxnError wrapping an *IndeterminateError.
 func (n *Node) Commit(ctx context.Context) error {
-	ctx, cancel := withDeadline(ctx)
-	defer cancel()
-	t, err := n.takeTxn()
+	c, t, err := n.endTxn()
 	if err != nil {
 		return err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.c == nil {
+	if c == nil {
 		return ErrTxnAborted
 	}
-	c := t.c
-	t.c = nil
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if _, _, err, _ := c.exec(ctx, "COMMIT", nil); err != nil {
 		n.release(c, t.gen, true, err)
 		return &TxnError{Statement: t.count, Commit: true, Err: err}
@@ -366,19 +369,12 @@ func (n *Node) Commit(ctx context.Context) error {
 // Rollback rolls back the transaction Begin opened; without Begin it is
 // ErrNoTxn. A transaction whose connection was lost is already rolled back.
 func (n *Node) Rollback(ctx context.Context) error {
-	ctx, cancel := withDeadline(ctx)
-	defer cancel()
-	t, err := n.takeTxn()
-	if err != nil {
+	c, t, err := n.endTxn()
+	if err != nil || c == nil {
 		return err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.c == nil {
-		return nil
-	}
-	c := t.c
-	t.c = nil
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	_, _, err, bad := c.exec(ctx, "ROLLBACK", nil)
 	if bad {
 		// The connection is gone, and with it the transaction.
