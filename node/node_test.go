@@ -25,8 +25,7 @@ func definite(err error) bool {
 }
 
 // freeAddr returns ip:port with a port that was free a moment ago.
-func freeAddr(t *testing.T, ip string) string {
-	t.Helper()
+func freeAddr(t require.TestingT, ip string) string {
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	require.NoError(t, err)
 	addr := l.Addr().String()
@@ -34,7 +33,9 @@ func freeAddr(t *testing.T, ip string) string {
 	return addr
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func freeAddrB(b *testing.B) string { return freeAddr(b, "127.0.0.1") }
+
+func testLogger(*testing.T) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
