@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -36,6 +38,10 @@ func init() {
 // runDemo is the interim main job: the cluster goes away on every path out,
 // Ctrl-C included (ctx is cancelled on SIGINT/SIGTERM).
 func runDemo(ctx context.Context, out io.Writer, nodes int, image string) (err error) {
+	// `dqtest demo | head -1` closes stdout early; by default Go then dies of
+	// SIGPIPE on the next write and would leave the containers behind.
+	// Ignored, the write fails with EPIPE and the teardown still runs.
+	signal.Ignore(syscall.SIGPIPE)
 	if nodes < 2 {
 		return &exitError{code: exitUnknown, err: fmt.Errorf("demo: --nodes %d: the demo needs at least 2 nodes to replicate and hand over", nodes)}
 	}
