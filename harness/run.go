@@ -330,7 +330,7 @@ func (r *run) workload(ctx context.Context, steps []nemesis.Step, applier nemesi
 	r.workloadStart = start.Sub(r.rec.start).Nanoseconds()
 	defer func() { r.workloadEnd = time.Since(r.rec.start).Nanoseconds() }()
 
-	var wg sync.WaitGroup
+	var clients, others sync.WaitGroup
 	var failMu sync.Mutex
 	var failure error
 	fail := func(err error) {
@@ -343,7 +343,7 @@ func (r *run) workload(ctx context.Context, steps []nemesis.Step, applier nemesi
 	}
 	// A panic in a goroutine would end the process without the cleanup
 	// in Run: turn it into a run error instead.
-	spawn := func(name string, f func()) {
+	spawn := func(wg *sync.WaitGroup, name string, f func()) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -368,18 +368,22 @@ func (r *run) workload(ctx context.Context, steps []nemesis.Step, applier nemesi
 			interval: interval,
 		}
 		c.cl = r.cluster.Client(c.node)
-		spawn(fmt.Sprintf("client %d", slot), func() {
+		spawn(&clients, fmt.Sprintf("client %d", slot), func() {
 			last := c.loop(wctx, ctx, start, end)
 			failMu.Lock()
 			r.nextProcess = max(r.nextProcess, last+1)
 			failMu.Unlock()
 		})
 	}
-	spawn("nemesis", func() { r.nemesis(wctx, start, steps, applier) })
-	done := make(chan struct{})
-	go r.progress(done, start)
-	wg.Wait()
-	close(done)
+	// The nemesis stops with the clients: a step that is late (the one
+	// before it took long) is not applied after the workload ended, since
+	// it could only disturb the recovery; HealAll undoes what is in force.
+	clientsDone := make(chan struct{})
+	spawn(&others, "nemesis", func() { r.nemesis(wctx, clientsDone, start, steps, applier) })
+	go r.progress(clientsDone, start)
+	clients.Wait()
+	close(clientsDone)
+	others.Wait()
 	return failure
 }
 
@@ -398,11 +402,28 @@ func (r *run) progress(done <-chan struct{}, start time.Time) {
 	}
 }
 
-// nemesis applies each step at its offset from the workload's start.
-func (r *run) nemesis(ctx context.Context, start time.Time, steps []nemesis.Step, applier nemesis.Applier) {
-	for _, st := range steps {
+// nemesis applies each step at its offset from the workload's start, until
+// the clients are done. A step being applied then completes, within its
+// own deadline.
+func (r *run) nemesis(ctx context.Context, clientsDone <-chan struct{}, start time.Time, steps []nemesis.Step, applier nemesis.Applier) {
+	over := func(i int) bool {
+		select {
+		case <-clientsDone:
+			r.log.Warn("nemesis steps left out: the workload ended before their time came", "steps", len(steps)-i)
+			return true
+		default:
+			return false
+		}
+	}
+	for i, st := range steps {
+		if over(i) {
+			return
+		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-clientsDone:
+			over(i)
 			return
 		case <-time.After(time.Until(start.Add(st.At))):
 		}

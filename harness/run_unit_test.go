@@ -48,18 +48,24 @@ type stubCluster struct {
 	// panicOnWrite makes a client's write panic (a harness-side bug).
 	panicOnWrite bool
 	logs         map[string]string
-	exits        map[string]NodeExit
-	downs        atomic.Int32
-	faults       []string
+	// slowFaults makes every fault action take this long.
+	slowFaults time.Duration
+	exits      map[string]NodeExit
+	downs      atomic.Int32
+	faults     []string
 }
 
 func newStubCluster() *stubCluster {
 	return &stubCluster{rows: map[string]int64{}, logs: map[string]string{}, exits: map[string]NodeExit{}}
 }
 
-func (c *stubCluster) Nodes() []string                           { return c.nodes }
-func (c *stubCluster) Leader(context.Context) (string, error)    { return c.nodes[0], nil }
-func (c *stubCluster) fault(f, n string) error                   { c.faults = append(c.faults, f+" "+n); return nil }
+func (c *stubCluster) Nodes() []string                        { return c.nodes }
+func (c *stubCluster) Leader(context.Context) (string, error) { return c.nodes[0], nil }
+func (c *stubCluster) fault(f, n string) error {
+	time.Sleep(c.slowFaults)
+	c.faults = append(c.faults, f+" "+n)
+	return nil
+}
 func (c *stubCluster) Kill(_ context.Context, n string) error    { return c.fault("kill", n) }
 func (c *stubCluster) Restart(_ context.Context, n string) error { return c.fault("restart", n) }
 func (c *stubCluster) Pause(_ context.Context, n string) error   { return c.fault("pause", n) }
@@ -295,4 +301,25 @@ func TestRunWithTheSameSeedRepeatsFaultsAndEachSlotsOperations(t *testing.T) {
 	}
 	c, _ := trace(22)
 	require.NotEqual(t, a[0][:10], c[0][:10], "another seed, other operations")
+}
+
+func TestRunDoesNotApplyLateFaultsAfterTheWorkload(t *testing.T) {
+	c := newStubCluster()
+	c.slowFaults = 1500 * time.Millisecond
+	// Steps at 200, 300, 400, 500 ... ms; the first takes 1.5 s, so all
+	// the others are late when the 1 s workload ends.
+	sc := stubScenario(t, "nemesis: {faults: [kill], schedule: {interval: 200ms, duration: 100ms}}\n")
+	res, err := Run(context.Background(), sc, Options{Backend: &stubBackend{cluster: c}, RunsDir: t.TempDir(), Log: quiet})
+	require.NoError(t, err)
+	require.Less(t, res.Phases.Workload, 2.5, "the workload phase ends with the step in progress, not the whole plan")
+	events, _, err := history.ReadFile(filepath.Join(res.Dir, HistoryFile))
+	require.NoError(t, err)
+	var faults []string
+	for _, e := range events {
+		if !e.IsClient() {
+			faults = append(faults, e.F)
+		}
+	}
+	// The one step applied, then HealAll's undo of it.
+	require.Equal(t, []string{"start-kill", "stop-kill"}, faults)
 }
