@@ -163,8 +163,8 @@ func verdictLine(sc harness.Scenario, res *harness.Result, err error) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", sc.Name, res.Outcome)
-	if res.Outcome != res.Verdict || sc.Expect.Verdict == checker.Invalid {
-		fmt.Fprintf(&b, " (run was %s, expected %s)", res.Verdict, sc.Expect.Verdict)
+	if res.Outcome != checker.Valid && res.Outcome != res.Verdict {
+		fmt.Fprintf(&b, " (the run was %s, expected %s)", res.Verdict, sc.Expect.Verdict)
 	}
 	if res.Backend != "docker" {
 		fmt.Fprintf(&b, " [%s", res.Backend)
