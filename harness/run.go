@@ -172,6 +172,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (res *Result, err error
 		// No verdict, but a node that crashed on the way is worth knowing.
 		events, _, _ := history.ReadFile(filepath.Join(dir, HistoryFile))
 		r.detectCrashes(events)
+		res.Ops = countOps(events, r.workloadStart, r.workloadEnd)
 		return res, err
 	}
 	if err := w.Close(); err != nil {

@@ -249,6 +249,7 @@ func TestRunCleansUpWhenCancelled(t *testing.T) {
 	events, _, err := history.ReadFile(filepath.Join(res.Dir, HistoryFile))
 	require.NoError(t, err)
 	require.NotEmpty(t, events, "the history so far stays on disk")
+	require.Greater(t, res.Ops.Invoked, 0, "results count the operations of the interrupted run")
 }
 
 func TestRunReportsABackendThatCannotStart(t *testing.T) {
