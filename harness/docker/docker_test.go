@@ -333,7 +333,7 @@ sleep 0.3; ls /proc/$!/fd/3 >/dev/null && echo open`, peer.ip, controlPort))
 		require.NoError(t, c.Kill(ctxFor(t, 10*time.Second), victim))
 		exit, err := c.Exit(ctxFor(t, 10*time.Second), victim)
 		require.NoError(t, err)
-		require.Equal(t, harness.NodeExit{Running: false, ExitCode: 137, Signal: "SIGKILL"}, exit)
+		require.Equal(t, harness.NodeExit{Running: false, ExitCode: 137, Signal: "SIGKILL", Restarts: restartsBefore[victim]}, exit)
 
 		survivor := otherThan(c, victim)[0]
 		eventually(t, 30*time.Second, "a write while "+victim+" is down", func(ctx context.Context) error {
