@@ -22,6 +22,8 @@ type recorder struct {
 	firstErr error
 	// counts of client completions, for progress lines
 	ok, fail, info atomic.Int64
+	// observe, when set, sees each event once written (Options.Observe).
+	observe func(history.Event)
 }
 
 func (r *recorder) write(e history.Event) {
@@ -36,12 +38,17 @@ func (r *recorder) write(e history.Event) {
 			r.info.Add(1)
 		}
 	}
-	if _, err := r.w.Write(e); err != nil {
+	written, err := r.w.Write(e)
+	if err != nil {
 		r.mu.Lock()
 		if r.firstErr == nil {
 			r.firstErr = err
 		}
 		r.mu.Unlock()
+		return
+	}
+	if r.observe != nil {
+		r.observe(written)
 	}
 }
 

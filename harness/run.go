@@ -45,6 +45,15 @@ type Options struct {
 	TeardownTimeout time.Duration
 	// Log receives progress lines. Default slog.Default().
 	Log *slog.Logger
+	// Observe, when set, sees every event once it is in the history (a
+	// live status line counts operations and faults from them). It is
+	// called from several goroutines at once and must be quick.
+	Observe func(history.Event)
+	// WriteReport, when set, writes a report for people into the run
+	// directory once results.json is there: `dqtest run` sets it to
+	// report.WriteDir (report.html). Its error is logged and never changes
+	// the verdict.
+	WriteReport func(dir string) error
 }
 
 // SimulateFunc runs a whole scenario against the simulator in virtual time:
@@ -131,7 +140,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (res *Result, err error
 	if err != nil {
 		return res, fmt.Errorf("history: %w", err)
 	}
-	rec := &recorder{w: w, start: time.Now()}
+	rec := &recorder{w: w, start: time.Now(), observe: opts.Observe}
 	log.Info("run started", "dir", dir, "backend", backendName, "nodes", sc.Nodes, "workload", sc.Workload.Name,
 		"faults", strings.Join(sc.Nemesis.Faults, ","), "time_limit", sc.TimeLimit, "seed", sc.Seed)
 
@@ -157,6 +166,11 @@ func Run(ctx context.Context, sc Scenario, opts Options) (res *Result, err error
 		res.Phases.Total = time.Since(started).Seconds()
 		if werr := writeJSON(filepath.Join(dir, ResultsFile), res); werr != nil && err == nil {
 			err = fmt.Errorf("results: %w", werr)
+		}
+		if opts.WriteReport != nil {
+			if rerr := opts.WriteReport(dir); rerr != nil {
+				log.Warn("writing the report", "dir", dir, "error", rerr)
+			}
 		}
 	}()
 
@@ -584,7 +598,10 @@ func (r *run) teardown() {
 func (r *run) simulate(ctx context.Context) error {
 	phase := time.Now()
 	reports, err := r.opts.Simulate(ctx, r.sc, func(e history.Event) error {
-		_, err := r.rec.w.Write(e)
+		e, err := r.rec.w.Write(e)
+		if err == nil && r.opts.Observe != nil {
+			r.opts.Observe(e)
+		}
 		return err
 	})
 	r.res.Phases.Workload = time.Since(phase).Seconds()
