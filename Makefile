@@ -4,6 +4,8 @@
 SHELL := /bin/bash
 ROOTFS ?= /var/cache/dqtest/rootfs
 SCENARIO ?= scenarios/default.yaml
+IMAGE ?= dqtest-node:latest
+BASE_IMAGE ?= dqtest-base:trixie
 GO_TAGS := libsqlite3 netgo osusergo
 GO_LDFLAGS := -linkmode external -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './runs/*') go.mod go.sum
@@ -17,7 +19,7 @@ all: image
 
 ## run: the main job: a default scenario against a real 3-node cluster.
 run: image
-	bin/dqtest run $(SCENARIO)
+	bin/dqtest run --image $(IMAGE) $(SCENARIO)
 
 ## test: every test, Docker integration tests included.
 test: image
@@ -38,7 +40,7 @@ bin/dqtest: $(ROOTFS)/.dqtest-ready $(GO_SOURCES)
 	$(INROOT) go build -tags "$(GO_TAGS)" -ldflags "$(GO_LDFLAGS)" -o bin/dqtest ./cmd/dqtest 2> >(grep -v -e 'statically linked applications' -e 'in function' >&2)
 
 image: bin/dqtest
-	DQTEST_ROOTFS=$(ROOTFS) build/image.sh bin/dqtest
+	DQTEST_ROOTFS=$(ROOTFS) DQTEST_IMAGE=$(IMAGE) DQTEST_BASE_IMAGE=$(BASE_IMAGE) build/image.sh bin/dqtest
 
 clean:
 	rm -rf bin
