@@ -59,6 +59,13 @@ func (a *applier) Apply(ctx context.Context, c Cluster, s Step) Record {
 	}
 	switch s.Action {
 	case "start":
+		if f.name == "packet" {
+			// The one fault with a parameter: the start sets the loss, the
+			// stop sets it back to none.
+			loss := lossOf(Spec{}, f, s.Loss)
+			f.do = losePackets(loss)
+			rec.Value = map[string]float64{"loss": loss}
+		}
 		return a.start(ctx, c, f, s.Targets, rec)
 	case "stop":
 		return a.stop(ctx, c, f, rec)
@@ -166,7 +173,9 @@ func (a *applier) HealAll(ctx context.Context, c Cluster) []Record {
 			a.inForce = slices.DeleteFunc(a.inForce, func(fo forced) bool { return fo.fault.isPartition() })
 		}
 	}
-	for _, name := range []string{"pause", "kill", "stop", "member"} {
+	// The disk is freed before a killed or stopped node comes back, so
+	// that it comes back with room to write.
+	for _, name := range []string{"packet", "disk", "pause", "kill", "stop", "member"} {
 		for i := 0; i < len(a.inForce); i++ {
 			fo := a.inForce[i]
 			if fo.fault.name != name {

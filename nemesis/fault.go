@@ -21,6 +21,8 @@ const (
 	shapeOrder
 	// shapeSpec: Targets follow Spec.Targets (one, minority, majority, leader).
 	shapeSpec
+	// shapeAll: Targets are every node, in the cluster's order (packet).
+	shapeAll
 )
 
 // fault is one kind of fault, as data. Partitions have a grudge function;
@@ -61,6 +63,10 @@ var catalogue = []fault{
 	{name: "member", minNodes: 2, shape: shapeSpec, do: Cluster.Remove, undo: Cluster.Add},
 	{name: "handover", minNodes: 2, shape: shapeLeader, instant: true},
 	{name: "transfer", minNodes: 2, shape: shapeOne, instant: true},
+	// disk and packet need a backend that can do them (DiskFaulter,
+	// PacketFaulter); on any other the step records an error.
+	{name: "disk", minNodes: 1, shape: shapeSpec, do: fillDisk, undo: freeDisk},
+	{name: "packet", minNodes: 2, shape: shapeAll, do: losePackets(0), undo: losePackets(0)},
 }
 
 // Faults lists the names of every fault kind, in a stable order.
@@ -118,6 +124,8 @@ func (f fault) choose(r *rand.Rand, nodes []string, targets string) []string {
 	switch sh {
 	case shapeLeader:
 		return nil
+	case shapeAll:
+		return slices.Clone(nodes)
 	case shapeOne:
 		return []string{nodes[r.IntN(len(nodes))]}
 	case shapeHalf:

@@ -17,6 +17,9 @@ type Step struct {
 	// Targets are the nodes chosen at plan time (may be empty when the
 	// fault resolves them at apply time, e.g. the leader).
 	Targets []string `json:"targets,omitempty"`
+	// Loss is a packet start's probability of dropping a packet (Plan
+	// fills it in from Spec.PacketLoss); 0 for every other step.
+	Loss float64 `json:"loss,omitempty"`
 }
 
 // Record is what the nemesis reports about an applied step; the harness turns

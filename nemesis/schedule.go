@@ -63,12 +63,16 @@ func Plan(spec Spec, nodes []string, runFor time.Duration, seed int64) ([]Step, 
 		if at >= runFor {
 			break
 		}
-		f, _ := lookup(spec.Faults[k%len(spec.Faults)])
+		f, concrete := lookup(spec.Faults[k%len(spec.Faults)])
 		if !f.instant && at+sc.Duration >= runFor {
 			continue
 		}
+		if !concrete {
+			kinds := familyKinds(spec.Faults[k%len(spec.Faults)], len(nodes))
+			f = kinds[targets.IntN(len(kinds))]
+		}
 		chosen := f.choose(targets, nodes, spec.Targets)
-		steps = append(steps, Step{At: at, Fault: f.name, Action: "start", Targets: chosen})
+		steps = append(steps, Step{At: at, Fault: f.name, Action: "start", Targets: chosen, Loss: lossOf(spec, f, 0)})
 		if !f.instant {
 			steps = append(steps, Step{At: at + sc.Duration, Fault: f.name, Action: "stop", Targets: slices.Clone(chosen)})
 		}
@@ -104,6 +108,7 @@ func planTimeline(spec Spec, nodes []string, runFor time.Duration, r *rand.Rand)
 		}
 		if st.Action == "start" {
 			started[st.Fault] = st.Targets
+			st.Loss = lossOf(spec, f, st.Loss)
 		}
 		steps[i] = st
 	}
@@ -159,6 +164,9 @@ func checkClusterSize(spec Spec, n int) error {
 	var errs []error
 	check := func(field, name string) {
 		f, _ := lookup(name)
+		if _, family := families[name]; family {
+			f = fault{name: name, minNodes: familyMinNodes(name)}
+		}
 		if n < f.minNodes {
 			errs = append(errs, fieldErr(field, "%s needs at least %d nodes, the cluster has %d", name, f.minNodes, n))
 			return
@@ -178,4 +186,18 @@ func checkClusterSize(spec Spec, n int) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// lossOf is a packet start's loss: the step's own, else the spec's, else
+// the default. Other faults have none.
+func lossOf(spec Spec, f fault, own float64) float64 {
+	switch {
+	case f.name != "packet":
+		return 0
+	case own > 0:
+		return own
+	case spec.PacketLoss > 0:
+		return spec.PacketLoss
+	}
+	return DefaultPacketLoss
 }

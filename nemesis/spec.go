@@ -22,6 +22,9 @@ type Spec struct {
 	Targets string `yaml:"targets,omitempty" json:"targets,omitempty"`
 	// Schedule says when faults start and stop.
 	Schedule Schedule `yaml:"schedule,omitempty" json:"schedule"`
+	// PacketLoss is the probability that the packet fault drops a packet
+	// between two nodes, in (0, 1); 0 means DefaultPacketLoss.
+	PacketLoss float64 `yaml:"packet_loss,omitempty" json:"packet_loss,omitempty"`
 }
 
 // Schedule kinds.
@@ -66,7 +69,7 @@ const (
 // WithDefaults returns the spec with every zero field set to its default:
 // what a run will actually do, fit for the resolved scenario of a run.
 func (s Spec) WithDefaults() Spec {
-	s.Faults = slices.Clone(s.Faults)
+	s.Faults = expandCombinations(s.Faults)
 	s.Schedule.Timeline = slices.Clone(s.Schedule.Timeline)
 	if s.Targets == "" {
 		s.Targets = DefaultTargets
@@ -114,14 +117,21 @@ func (s Spec) Validate() error {
 	lasting := 0 // faults that stay in force, so need a stop
 	for i, name := range s.Faults {
 		f, ok := lookup(name)
+		_, family := families[name]
 		switch {
-		case !ok:
-			add(fmt.Sprintf("faults[%d]", i), "unknown fault %q (known: %s)", name, strings.Join(Faults(), ", "))
+		case family && slices.Index(s.Faults, name) == i:
+			lasting++
+		case !ok && !family:
+			add(fmt.Sprintf("faults[%d]", i), "unknown fault %q (known: %s; families: %s)", name,
+				strings.Join(Faults(), ", "), strings.Join(Families(), ", "))
 		case slices.Index(s.Faults, name) < i:
 			add(fmt.Sprintf("faults[%d]", i), "%s is listed twice", name)
 		case !f.instant:
 			lasting++
 		}
+	}
+	if s.PacketLoss < 0 || s.PacketLoss >= 1 {
+		add("packet_loss", "must be a probability from 0 (the default, %v) up to but not including 1, got %v", DefaultPacketLoss, s.PacketLoss)
 	}
 	if !slices.Contains(targetSpecs, s.Targets) {
 		add("targets", "unknown target spec %q (known: %s)", s.Targets, strings.Join(targetSpecs, ", "))
@@ -183,9 +193,16 @@ func validateTimeline(s Spec) []error {
 			add(".at", "%s is before the previous step's %s: list steps in order", st.At, s.Schedule.Timeline[i-1].At)
 		}
 		f, ok := lookup(st.Fault)
+		if _, family := families[st.Fault]; family {
+			add(".fault", "%s is a family of faults: a timeline names one kind (%s)", st.Fault, strings.Join(families[st.Fault], ", "))
+			continue
+		}
 		if !ok {
 			add(".fault", "unknown fault %q (known: %s)", st.Fault, strings.Join(Faults(), ", "))
 			continue
+		}
+		if st.Loss != 0 && (st.Fault != "packet" || st.Loss < 0 || st.Loss >= 1) {
+			add(".loss", "only a packet step takes a loss, a probability below 1; got %v for %s", st.Loss, st.Fault)
 		}
 		if len(s.Faults) > 0 && !slices.Contains(s.Faults, st.Fault) {
 			add(".fault", "%s is not in faults %v", st.Fault, s.Faults)

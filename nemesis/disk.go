@@ -1,0 +1,41 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// DiskFaulter is a Cluster whose nodes keep their data directories on a
+// volume of limited size, so that the volume can be filled. It is optional:
+// a backend that cannot fill a node's disk (the simulator) leaves it out,
+// and a disk step on it records ErrUnsupported instead of doing nothing
+// silently.
+type DiskFaulter interface {
+	// FillDisk fills the volume holding node's data directory (a balloon
+	// file), so that the node's next write that needs space fails with
+	// ENOSPC. It works whatever state the node's process is in.
+	FillDisk(ctx context.Context, node string) error
+	// FreeDisk deletes the balloon again.
+	FreeDisk(ctx context.Context, node string) error
+}
+
+// ErrUnsupported is recorded when a step needs a capability the backend
+// does not have (DiskFaulter, PacketFaulter).
+var ErrUnsupported = errors.New("the backend cannot do this fault")
+
+func fillDisk(c Cluster, ctx context.Context, node string) error {
+	d, ok := c.(DiskFaulter)
+	if !ok {
+		return fmt.Errorf("disk: %w (%T has no FillDisk)", ErrUnsupported, c)
+	}
+	return d.FillDisk(ctx, node)
+}
+
+func freeDisk(c Cluster, ctx context.Context, node string) error {
+	d, ok := c.(DiskFaulter)
+	if !ok {
+		return fmt.Errorf("disk: %w (%T has no FreeDisk)", ErrUnsupported, c)
+	}
+	return d.FreeDisk(ctx, node)
+}
