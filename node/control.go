@@ -30,6 +30,11 @@ func (c controlNode) Txn(ctx context.Context, stmts []control.Statement) ([]cont
 	return res, controlError(err)
 }
 
+func (c controlNode) HoldTxn(ctx context.Context, stmts []control.Statement) ([]control.Result, error) {
+	res, err := c.n.HoldTxn(ctx, stmts)
+	return res, controlError(err)
+}
+
 func (c controlNode) Handover(ctx context.Context) error { return controlError(c.n.Handover(ctx)) }
 
 func (c controlNode) Transfer(ctx context.Context, toID uint64) error {

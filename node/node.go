@@ -146,6 +146,7 @@ type Node struct {
 	db        string
 	conns     *pool
 	txn       *txn
+	held      []*conn // connections of transactions HoldTxn left open
 }
 
 // New validates the configuration and returns a Node that is not running.
@@ -334,7 +335,9 @@ func (n *Node) setRunning(cn *cnode) {
 	n.store = store
 	n.conns = &pool{max: 16}
 	n.txn = nil
+	held := n.takeHeld()
 	n.mu.Unlock()
+	closeAll(held)
 }
 
 // join adds this node to the cluster as a voter through the leader, found
@@ -530,6 +533,9 @@ func (n *Node) stopBypass() error {
 	case running:
 		n.detach()
 		n.state = bypassed
+		// The C node runs on: a held write transaction would block
+		// every other writer for good.
+		go closeAll(n.takeHeld())
 		n.log.Info("stopped (bypass): dqlite_node_stop skipped; the C node keeps running in this process")
 	}
 	return nil
@@ -606,6 +612,7 @@ func (n *Node) Close() error {
 	}
 	n.detach()
 	n.state = closed
+	go closeAll(n.takeHeld())
 	return err
 }
 

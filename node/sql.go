@@ -173,21 +173,40 @@ func (n *Node) Query(ctx context.Context, sql string, args ...any) ([]map[string
 // COMMIT whose outcome is unknown is a *TxnError wrapping an
 // *IndeterminateError. Txn is independent of Begin/Commit.
 func (n *Node) Txn(ctx context.Context, stmts []Statement) ([]Result, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	c, gen, results, err := n.beginAndRun(ctx, stmts)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err, _ := c.exec(ctx, "COMMIT", nil); err != nil {
+		// Whatever state a failed COMMIT left the connection in, the server
+		// rolls back an open transaction when the connection closes.
+		n.release(c, gen, true, err)
+		return nil, &TxnError{Statement: len(stmts), Commit: true, Err: err}
+	}
+	n.release(c, gen, false, nil)
+	return results, nil
+}
+
+// beginAndRun begins a transaction and runs stmts in it, on a connection
+// the caller must commit on and release. Any failure rolls the transaction
+// back, releases the connection and is a definite *TxnError (Statement -1
+// for BEGIN).
+func (n *Node) beginAndRun(ctx context.Context, stmts []Statement) (*conn, int, []Result, error) {
 	named := make([][]driver.NamedValue, len(stmts))
 	for i, s := range stmts {
 		var err error
 		if named[i], err = toDriver(s.Args); err != nil {
-			return nil, &TxnError{Statement: i, Err: &stateError{err.Error()}}
+			return nil, 0, nil, &TxnError{Statement: i, Err: &stateError{err.Error()}}
 		}
 	}
-	ctx, cancel := withDeadline(ctx)
-	defer cancel()
 	c, gen, err, bad := n.first(ctx, begin(ctx))
 	if err != nil {
 		if c != nil {
 			n.release(c, gen, bad, err)
 		}
-		return nil, &TxnError{Statement: -1, Err: err}
+		return nil, 0, nil, &TxnError{Statement: -1, Err: err}
 	}
 	results := make([]Result, len(stmts))
 	for i, s := range stmts {
@@ -203,17 +222,10 @@ func (n *Node) Txn(ctx context.Context, stmts []Statement) ([]Result, error) {
 				bad = !c.rollback(ctx)
 			}
 			n.release(c, gen, bad, err)
-			return nil, &TxnError{Statement: i, Err: err}
+			return nil, 0, nil, &TxnError{Statement: i, Err: err}
 		}
 	}
-	if _, _, err, _ := c.exec(ctx, "COMMIT", nil); err != nil {
-		// Whatever state a failed COMMIT left the connection in, the server
-		// rolls back an open transaction when the connection closes.
-		n.release(c, gen, true, err)
-		return nil, &TxnError{Statement: len(stmts), Commit: true, Err: err}
-	}
-	n.release(c, gen, false, nil)
-	return results, nil
+	return c, gen, results, nil
 }
 
 func begin(ctx context.Context) func(*conn) (error, bool) {

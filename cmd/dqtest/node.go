@@ -24,6 +24,7 @@ type nodeFlags struct {
 	address, bindAddress, dataDir, cluster, control, stopMode string
 	id                                                        uint64
 	startTimeout, stopTimeout, staleReads                     time.Duration
+	noStart, panicOnStop                                      bool
 }
 
 func newNodeCommand() *cobra.Command {
@@ -55,6 +56,8 @@ message; the harness's crash detector reads those lines.`,
 	fl.DurationVar(&f.startTimeout, "start-timeout", time.Minute, "how long the first start may take (joining waits for the cluster)")
 	fl.DurationVar(&f.stopTimeout, "stop-timeout", node.DefaultStopTimeout, "bound on a stop")
 	fl.DurationVar(&f.staleReads, "self-test-stale-reads", 0, "TEST ONLY: answer each query from a cached copy up to this old, to prove checkers catch stale reads")
+	fl.BoolVar(&f.noStart, "no-start", false, "do not start the node: the control API comes up and the node stays never started until /start (stop or handover before start: canonical/dqlite#848)")
+	fl.BoolVar(&f.panicOnStop, "self-test-panic-on-stop", false, "TEST ONLY: a stop request ends the process with a Go panic, to prove the crash detector catches one")
 	_ = cmd.MarkFlagRequired("address")
 	return cmd
 }
@@ -85,6 +88,10 @@ func runNode(ctx context.Context, f nodeFlags) error {
 		log.Warn("SELF-TEST: this node serves stale reads on purpose (--self-test-stale-reads); never use it for a real run", "max_age", f.staleReads)
 		api = control.StaleReads(api, f.staleReads, log)
 	}
+	if f.panicOnStop {
+		log.Warn("SELF-TEST: a stop request makes this node panic on purpose (--self-test-panic-on-stop); never use it for a real run")
+		api = control.PanicOnStop(api)
+	}
 	ln, err := net.Listen("tcp", f.control)
 	if err != nil {
 		_ = n.Close()
@@ -99,7 +106,13 @@ func runNode(ctx context.Context, f nodeFlags) error {
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("control API listening", "address", ln.Addr().String())
 
+	if f.noStart {
+		log.Warn("not starting the node (--no-start): it stays never started until a /start request")
+	}
 	go func() {
+		if f.noStart {
+			return
+		}
 		sctx, cancel := context.WithTimeout(ctx, f.startTimeout)
 		defer cancel()
 		if err := n.Start(sctx); err != nil {

@@ -18,6 +18,9 @@ type Node interface {
 	Exec(ctx context.Context, sql string, args ...any) (Result, error)
 	Query(ctx context.Context, sql string, args ...any) ([]map[string]any, error)
 	Txn(ctx context.Context, stmts []Statement) ([]Result, error)
+	// HoldTxn begins a transaction, runs stmts in it and leaves it open
+	// until the node stops (the stop-with-open-txn fault).
+	HoldTxn(ctx context.Context, stmts []Statement) ([]Result, error)
 	Handover(ctx context.Context) error
 	Transfer(ctx context.Context, toID uint64) error
 	AddMember(ctx context.Context, m Member) error

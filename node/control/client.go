@@ -87,6 +87,16 @@ func (c *Client) Query(ctx context.Context, sql string, args ...any) ([]map[stri
 
 // Txn runs stmts in one transaction and commits.
 func (c *Client) Txn(ctx context.Context, stmts []Statement) ([]Result, error) {
+	return c.statements(ctx, "/txn", stmts)
+}
+
+// HoldTxn begins a transaction, runs stmts in it and leaves it open until
+// the node stops: for trying a stop while a transaction is open.
+func (c *Client) HoldTxn(ctx context.Context, stmts []Statement) ([]Result, error) {
+	return c.statements(ctx, "/txn/hold", stmts)
+}
+
+func (c *Client) statements(ctx context.Context, path string, stmts []Statement) ([]Result, error) {
 	req := &txnRequest{Statements: make([]wireStatement, len(stmts))}
 	for i, s := range stmts {
 		args, err := encodeValues(s.Args)
@@ -96,7 +106,7 @@ func (c *Client) Txn(ctx context.Context, stmts []Statement) ([]Result, error) {
 		req.Statements[i] = wireStatement{SQL: s.SQL, Args: args}
 	}
 	var ans txnAnswer
-	if err := c.do(ctx, http.MethodPost, "/txn", req, &req.TimeoutMS, &ans); err != nil {
+	if err := c.do(ctx, http.MethodPost, path, req, &req.TimeoutMS, &ans); err != nil {
 		return nil, err
 	}
 	results := make([]Result, len(ans.Results))

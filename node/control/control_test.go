@@ -66,6 +66,11 @@ func (f *fakeNode) Txn(ctx context.Context, stmts []Statement) ([]Result, error)
 	return res, f.record(ctx, "txn")
 }
 
+func (f *fakeNode) HoldTxn(ctx context.Context, stmts []Statement) ([]Result, error) {
+	f.stmts = stmts
+	return make([]Result, len(stmts)), f.record(ctx, "hold txn")
+}
+
 func (f *fakeNode) Handover(ctx context.Context) error { return f.record(ctx, "handover") }
 func (f *fakeNode) Transfer(ctx context.Context, id uint64) error {
 	return f.record(ctx, "transfer "+jsonString(id))
@@ -109,6 +114,7 @@ func TestBadRequestsGet4xxWithAMessage(t *testing.T) {
 		{"empty body on exec", "POST", "/exec", ``, nil, 400, "missing sql"},
 		{"no statements", "POST", "/txn", `{"statements": []}`, nil, 400, "no statements"},
 		{"statement without sql", "POST", "/txn", `{"statements": [{"sql": "SELECT 1"}, {"args": []}]}`, nil, 400, "statement 1: missing sql"},
+		{"no statements to hold", "POST", "/txn/hold", `{}`, nil, 400, "no statements"},
 		{"integer out of range", "POST", "/exec", `{"sql": "SELECT ?", "args": [9223372036854775808]}`, nil, 400, "not an int64"},
 		{"object argument", "POST", "/exec", `{"sql": "SELECT ?", "args": [{"x": 1}]}`, nil, 400, "argument 1"},
 		{"bad base64", "POST", "/exec", `{"sql": "SELECT ?", "args": [{"blob": "!!"}]}`, nil, 400, "blob"},
@@ -162,13 +168,17 @@ func TestEveryEndpointReachesTheNode(t *testing.T) {
 	require.Equal(t, []Statement{{SQL: "UPDATE", Args: []any{int64(1)}}, {SQL: "SELECT", Args: []any{}}}, f.stmts)
 	require.Nil(t, results[0].Rows)
 	require.Equal(t, f.rows, results[1].Rows)
+	results, err = c.HoldTxn(ctx, []Statement{{SQL: "INSERT INTO held VALUES (?)", Args: []any{int64(1)}}})
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	require.Equal(t, []Statement{{SQL: "INSERT INTO held VALUES (?)", Args: []any{int64(1)}}}, f.stmts)
 	require.NoError(t, c.Handover(ctx))
 	require.NoError(t, c.Transfer(ctx, 3))
 	require.NoError(t, c.AddMember(ctx, Member{ID: 4, Address: "127.0.0.1:9004", Role: "spare"}))
 	require.NoError(t, c.RemoveMember(ctx, 4))
 	require.NoError(t, c.Stop(ctx, "bypass"))
 	require.NoError(t, c.Start(ctx))
-	require.Equal(t, []string{"status", "exec INSERT", "query SELECT", "txn", "handover", "transfer 3",
+	require.Equal(t, []string{"status", "exec INSERT", "query SELECT", "txn", "hold txn", "handover", "transfer 3",
 		`add {"id":4,"address":"127.0.0.1:9004","role":"spare"}`, "remove 4", "stop bypass", "start"}, f.calls)
 }
 

@@ -28,6 +28,7 @@ func Handler(n Node, log *slog.Logger) http.Handler {
 		"/exec":          {http.MethodPost, s.exec},
 		"/query":         {http.MethodPost, s.query},
 		"/txn":           {http.MethodPost, s.txn},
+		"/txn/hold":      {http.MethodPost, s.holdTxn},
 		"/handover":      {http.MethodPost, s.handover},
 		"/transfer":      {http.MethodPost, s.transfer},
 		"/member/add":    {http.MethodPost, s.memberAdd},
@@ -210,6 +211,15 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *server) txn(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.statements(w, r, s.node.Txn)
+}
+
+func (s *server) holdTxn(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.statements(w, r, s.node.HoldTxn)
+}
+
+// statements serves a request of several statements (txn, txn/hold) with run.
+func (s *server) statements(w http.ResponseWriter, r *http.Request, run func(context.Context, []Statement) ([]Result, error)) (any, error) {
 	var req txnRequest
 	if err := decode(w, r, &req); err != nil {
 		return nil, err
@@ -233,7 +243,7 @@ func (s *server) txn(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	defer cancel()
-	results, err := s.node.Txn(ctx, stmts)
+	results, err := run(ctx, stmts)
 	if err != nil {
 		return nil, err
 	}
