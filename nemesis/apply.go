@@ -119,6 +119,13 @@ func (a *applier) start(ctx context.Context, c Cluster, f fault, targets []strin
 	case f.name == "transfer":
 		rec.Err = c.Transfer(ctx, targets[0])
 		rec.Value = a.leaderAfter(ctx, c, rec.Err, map[string]string{})
+	case f.act != nil:
+		done, calls, err := f.act(ctx, c, targets)
+		rec.Value = actValue(leader, calls)
+		if len(done) > 0 && !f.instant {
+			a.inForce = append(a.inForce, forced{fault: f, nodes: done})
+		}
+		rec.Err = err
 	default:
 		if leader != "" {
 			rec.Value = map[string]string{ValueLeader: leader}
@@ -175,7 +182,7 @@ func (a *applier) HealAll(ctx context.Context, c Cluster) []Record {
 	}
 	// The disk is freed before a killed or stopped node comes back, so
 	// that it comes back with room to write.
-	for _, name := range []string{"packet", "disk", "pause", "kill", "stop", "member"} {
+	for _, name := range append([]string{"packet", "disk", "pause", "kill", "stop", "member"}, lastingStopFaults()...) {
 		for i := 0; i < len(a.inForce); i++ {
 			fo := a.inForce[i]
 			if fo.fault.name != name {

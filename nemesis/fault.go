@@ -23,6 +23,8 @@ const (
 	shapeSpec
 	// shapeAll: Targets are every node, in the cluster's order (packet).
 	shapeAll
+	// shapeTwo: Targets are two random nodes (stop-two).
+	shapeTwo
 )
 
 // fault is one kind of fault, as data. Partitions have a grudge function;
@@ -39,6 +41,10 @@ type fault struct {
 	grudge func(nodes, targets []string) map[string][]string
 	// do and undo act on one node. nil for partitions and instantaneous faults.
 	do, undo func(Cluster, context.Context, string) error
+	// act, when set, starts the fault instead of do: a sequence of calls on
+	// the targets (the stop-path faults, shutdown.go). It returns the nodes
+	// the undo must act on and what each call did, for the record.
+	act func(ctx context.Context, c Cluster, targets []string) (done []string, calls []Call, err error)
 }
 
 var catalogue = []fault{
@@ -126,6 +132,8 @@ func (f fault) choose(r *rand.Rand, nodes []string, targets string) []string {
 		return nil
 	case shapeAll:
 		return slices.Clone(nodes)
+	case shapeTwo:
+		k = 2
 	case shapeOne:
 		return []string{nodes[r.IntN(len(nodes))]}
 	case shapeHalf:

@@ -130,6 +130,10 @@ func checkTargets(f fault, nodes, targets []string) error {
 		if len(targets) != 1 {
 			return fmt.Errorf("%s takes one node, got %d", f.name, len(targets))
 		}
+	case shapeTwo:
+		if len(targets) != 2 {
+			return fmt.Errorf("%s takes two nodes, got %d", f.name, len(targets))
+		}
 	case shapeHalf:
 		if len(targets) != len(nodes)/2 {
 			return fmt.Errorf("%s takes one half, %d of the %d nodes, got %d (partition-one isolates a single node)",
