@@ -256,7 +256,7 @@ func (r *run) live(parent context.Context) error {
 	r.res.RunID = runID(sc.Name, r.res.Started)
 	cluster, err := r.opts.Backend.Up(upCtx, ClusterSpec{
 		RunID: r.res.RunID, Nodes: sc.Nodes, Image: r.opts.Image,
-		NodeArgs: sc.NodeArgs, StopMode: sc.StopMode,
+		NodeArgs: sc.NodeArgs, StopMode: sc.StopMode, DataDirSize: sc.DataDirSize,
 	})
 	if cluster != nil {
 		r.cluster = cluster

@@ -32,6 +32,11 @@ type Scenario struct {
 	Nodes int `yaml:"nodes"`
 	// StopMode is how the Node API stops dqlite: guarded, unguarded or bypass.
 	StopMode string `yaml:"stop_mode"`
+	// DataDirSize puts each node's data directory on a file system of its
+	// own of this size (e.g. 256m), which the disk nemesis fills. Default:
+	// DefaultDataDirSize when the nemesis uses disk, else none (the
+	// container's own file system).
+	DataDirSize string `yaml:"data_dir_size,omitempty"`
 	// NodeArgs are extra `dqtest node` flags per node, e.g. {n2: [--self-test-stale-reads]}.
 	NodeArgs map[string][]string `yaml:"node_args,omitempty"`
 	Workload WorkloadSpec        `yaml:"workload"`
@@ -197,6 +202,9 @@ func (sc *Scenario) resolve() error {
 		}
 	}
 	if err := resolveNemesis(sc); err != nil {
+		return err
+	}
+	if err := resolveDataDirSize(sc); err != nil {
 		return err
 	}
 	return sc.Expect.resolve()

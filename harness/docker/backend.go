@@ -138,6 +138,11 @@ func checkSpec(spec harness.ClusterSpec) error {
 	if spec.Nodes < 1 || spec.Nodes > 7 {
 		return fmt.Errorf("docker backend: %d nodes: want 1 to 7", spec.Nodes)
 	}
+	if spec.DataDirSize != "" {
+		if err := harness.CheckDataDirSize(spec.DataDirSize); err != nil {
+			return fmt.Errorf("docker backend: data dir size %w", err)
+		}
+	}
 	if !stopModes[spec.StopMode] {
 		return fmt.Errorf("docker backend: stop mode %q: want guarded, unguarded or bypass", spec.StopMode)
 	}
@@ -238,6 +243,7 @@ func (c *Cluster) startNode(ctx context.Context, i int) (*testcontainers.DockerC
 		}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.CapAdd = []string{"NET_ADMIN"}
+			hc.Mounts = c.dataMount(n.name)
 			init := true
 			hc.Init = &init
 		}),

@@ -73,6 +73,9 @@ func removeRun(ctx context.Context, docker client.APIClient, runID string, log *
 		}
 		log.Debug("removed network", "name", n.Name)
 	}
+	if err := removeVolumes(ctx, docker, label); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -35,8 +35,14 @@ type Cluster struct {
 	timing      Timing
 	readyLeader string
 
-	mu     sync.Mutex // guards grudge and the nodes' mutable fields
+	mu     sync.Mutex // guards grudge, loss and the nodes' mutable fields
 	grudge map[string][]string
+	// loss is each node's packet loss in force (packet.go); a node that
+	// never had any is absent.
+	loss map[string]float64
+	// keeper holds the nodes' data volumes mounted (disk.go); nil without
+	// data volumes.
+	keeper *testcontainers.DockerContainer
 }
 
 // node is one member: its container and what the harness knows about it.
@@ -97,6 +103,9 @@ func (c *Cluster) containerName(node string) string {
 // up creates the network and the containers and waits for a formed cluster.
 func (c *Cluster) up(ctx context.Context, readyTimeout time.Duration) error {
 	if err := c.createNetwork(ctx); err != nil {
+		return err
+	}
+	if err := c.createDataVolumes(ctx); err != nil {
 		return err
 	}
 	began := time.Now()
@@ -218,6 +227,9 @@ func (c *Cluster) Restart(ctx context.Context, name string) error {
 		if err := c.applyRules(ctx, n); err != nil {
 			return err
 		}
+		if err := c.applyLoss(ctx, n); err != nil {
+			return err
+		}
 		return c.ctl.awaitHealthy(ctx, n)
 	})
 }
@@ -241,7 +253,10 @@ func (c *Cluster) Resume(ctx context.Context, name string) error {
 		if _, err := c.docker.ContainerUnpause(ctx, n.ctr.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
 			return err
 		}
-		return c.applyRules(ctx, n)
+		if err := c.applyRules(ctx, n); err != nil {
+			return err
+		}
+		return c.applyLoss(ctx, n)
 	})
 }
 

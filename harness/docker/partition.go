@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
-	"strings"
 	"sync"
-
-	tcexec "github.com/testcontainers/testcontainers-go/exec"
 )
 
 // Partitions are iptables rules in each node's own network namespace: node A
@@ -131,15 +127,6 @@ func (c *Cluster) applyRules(ctx context.Context, n *node) error {
 // exec runs cmd in n's container and fails with its output when it exits
 // non-zero.
 func (c *Cluster) exec(ctx context.Context, n *node, cmd []string) error {
-	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	code, out, err := n.ctr.Exec(ctx, cmd, tcexec.Multiplexed())
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		b, _ := io.ReadAll(out)
-		return fmt.Errorf("%s exited %d: %s", cmd[0], code, strings.TrimSpace(string(b)))
-	}
-	return nil
+	_, err := execOutput(ctx, n.ctr, cmd)
+	return err
 }
