@@ -41,10 +41,10 @@ type junitSuite struct {
 }
 
 type junitCase struct {
-	Attrs    []xml.Attr    `xml:",any,attr"`
+	Attrs    []xml.Attr     `xml:",any,attr"`
 	Failures []junitProblem `xml:"failure"`
 	Errors   []junitProblem `xml:"error"`
-	Skipped  []struct{}    `xml:"skipped"`
+	Skipped  []struct{}     `xml:"skipped"`
 }
 
 type junitProblem struct {
