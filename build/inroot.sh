@@ -16,10 +16,11 @@ export DQTEST_IN_ROOT=1 INROOT_ROOT="$ROOT" INROOT_GOROOT="$GOROOT" INROOT_MOD="
 exec unshare --mount --propagation private -- bash -c '
 set -e
 bindm() { mkdir -p "$INROOT_ROOT$2"; mount --bind "$1" "$INROOT_ROOT$2"; }
+# A private /tmp first, so sources or caches below /tmp are bound on top of it.
+mkdir -p "$INROOT_ROOT/tmp" && mount -t tmpfs tmpfs "$INROOT_ROOT/tmp"
 bindm /proc /proc; bindm /sys /sys; bindm /dev /dev; bindm /dev/pts /dev/pts
 bindm "$INROOT_GOROOT" "$INROOT_GOROOT"; bindm "$INROOT_MOD" "$INROOT_MOD"; bindm "$INROOT_CACHE" "$INROOT_CACHE"
 bindm "$INROOT_SRC" "$INROOT_SRC"
-mkdir -p "$INROOT_ROOT/tmp" && mount -t tmpfs tmpfs "$INROOT_ROOT/tmp"
 # In the root /var/run is a symlink to the absolute /run, which outside the
 # chroot resolves to the host /run: mount the socket into the run dir of the root.
 sockdir=/var/run; [[ -L "$INROOT_ROOT/var/run" ]] && sockdir=/run
