@@ -190,7 +190,13 @@ type xmlCase struct {
 	Skipped   *xmlSkipped `xml:"skipped"`
 	Error     *xmlProblem `xml:"error"`
 	Failure   *xmlProblem `xml:"failure"`
-	SystemOut string      `xml:"system-out,omitempty"`
+	SystemOut *xmlText    `xml:"system-out"`
+}
+
+// xmlText is element text as CDATA, which keeps newlines readable in the
+// file (encoding/xml splits a "]]>" inside it).
+type xmlText struct {
+	Text string `xml:",cdata"`
 }
 
 type xmlSkipped struct {
@@ -200,7 +206,7 @@ type xmlSkipped struct {
 type xmlProblem struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",cdata"`
 }
 
 // WriteJUnit writes suites as one JUnit XML document (<testsuites>). The
@@ -225,7 +231,10 @@ func WriteJUnit(w io.Writer, suites []Suite) error {
 		}
 		var secs float64
 		for _, c := range s.Cases {
-			xc := xmlCase{Name: c.Name, Classname: c.Classname, Time: fmt.Sprintf("%.3f", c.Seconds), SystemOut: c.Output}
+			xc := xmlCase{Name: c.Name, Classname: c.Classname, Time: fmt.Sprintf("%.3f", c.Seconds)}
+			if c.Output != "" {
+				xc.SystemOut = &xmlText{Text: c.Output}
+			}
 			switch {
 			case c.Skipped != "":
 				xc.Skipped = &xmlSkipped{Message: c.Skipped}

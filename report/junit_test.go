@@ -220,11 +220,14 @@ func TestJUnitCountsAgreeAcrossSeveralSuites(t *testing.T) {
 func TestJUnitEscapesWhatARunReports(t *testing.T) {
 	res := result(checker.Invalid, checker.Invalid)
 	res.Reasons = []string{`value <"&'> ]]> in a message`}
+	res.Checkers = []checker.Result{{Checker: "register", Verdict: checker.Invalid,
+		Anomalies: []checker.Anomaly{{Kind: "nonlinearizable", Explanation: "read ]]> <b>&amp;"}}}}
 	var b bytes.Buffer
 	require.NoError(t, report.WriteJUnit(&b, []report.Suite{{Name: "x", Cases: []report.Case{report.CaseOf(report.Summarize("x", res, nil))}}}))
 	doc := validateJUnit(t, b.Bytes())
 	msg, _ := attr(doc.Suites[0].Cases[0].Failures[0].Attrs, "message")
 	require.Equal(t, `value <"&'> ]]> in a message`, msg)
+	require.Contains(t, doc.Suites[0].Cases[0].Failures[0].Text, "anomaly nonlinearizable: read ]]> <b>&amp;\n")
 }
 
 func TestRunDirectoryGetsItsOwnJUnitFile(t *testing.T) {

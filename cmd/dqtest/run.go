@@ -33,6 +33,8 @@ func newRunCommand() *cobra.Command {
 		out         string
 		image       string
 		simBug      string
+		asJSON      bool
+		junit       string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml...",
@@ -44,15 +46,21 @@ directory (runs/<scenario>/<timestamp>/, with a "latest" link).
 
 Flags (except --out, --image and --sim-bug) replace the scenario's field of
 the same name, for every scenario given, only when given. Progress goes
-to stderr; each scenario's verdict line goes to stdout. The exit code is the
-worst outcome: 0 valid (or as the scenario expected), 1 invalid, 2 unknown or
-a harness error.`,
+to stderr (on a terminal, with a live status line: elapsed time, operations
+ok/fail/info, faults in force); each scenario's verdict line goes to stdout.
+Every run directory gets report.html and junit.xml. --json prints a summary
+of every run on stdout (the verdict lines then go to stderr); --junit FILE
+writes a JUnit XML file with a test case per scenario, anomalies and
+crashes as failures. The exit code is the worst outcome: 0 valid (or as the
+scenario expected), 1 invalid, 2 unknown or a harness error.`,
 		Example: `  dqtest run scenarios/default.yaml
   dqtest run scenarios/register-partition.yaml --seed 7 --time-limit 20s
-  dqtest run scenarios/*.yaml --backend sim`,
+  dqtest run scenarios/*.yaml --backend sim
+  dqtest run scenarios/default.yaml scenarios/bank-pause.yaml --junit junit.xml --json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			output := newRunOutput(cmd, asJSON, junit)
 			var o harness.Overrides
 			flags := cmd.Flags()
 			if flags.Changed("seed") {
@@ -90,6 +98,8 @@ a harness error.`,
 			for _, path := range args {
 				sc, err := harness.LoadScenario(path)
 				if err != nil {
+					output.notRun(path, err.Error())
+					_ = output.finish()
 					return &exitError{code: exitUnknown, err: err}
 				}
 				if sc, err = o.Apply(sc); err != nil {
@@ -102,8 +112,11 @@ a harness error.`,
 			}
 
 			worst := checker.Valid
-			for _, sc := range scenarios {
+			for i, sc := range scenarios {
 				if ctx.Err() != nil {
+					for _, left := range scenarios[i:] {
+						output.notRun(left.Name, "not run: interrupted")
+					}
 					break
 				}
 				opts := harness.Options{
@@ -114,13 +127,17 @@ a harness error.`,
 					Image:    image,
 					Log:      slog.Default(),
 				}
+				output.begin(sc, &opts)
 				res, err := harness.Run(ctx, sc, opts)
 				outcome := checker.Unknown
 				if err == nil {
 					outcome = res.Outcome
 				}
 				worst = checker.Worst(worst, outcome)
-				fmt.Fprintln(cmd.OutOrStdout(), verdictLine(sc, res, err))
+				output.end(sc, res, err)
+			}
+			if err := output.finish(); err != nil {
+				return &exitError{code: exitUnknown, err: err}
 			}
 			if ctx.Err() != nil {
 				return &exitError{code: exitUnknown, err: errors.New("interrupted")}
@@ -148,6 +165,8 @@ a harness error.`,
 	f.StringVar(&backend, "backend", "", "docker (real dqlite in containers) or sim (the simulator)")
 	f.StringVar(&out, "out", "runs", "root of run directories: a run goes to OUT/<scenario>/<timestamp>/")
 	f.StringVar(&simBug, "sim-bug", "", "inject a bug into the simulator (with --backend sim): "+strings.Join(sim.BugNames(), ", "))
+	f.BoolVar(&asJSON, "json", false, "print a JSON summary of every run on stdout (verdict lines go to stderr)")
+	f.StringVar(&junit, "junit", "", "write a JUnit XML file: a test case per scenario, anomalies and crashes as failures")
 	f.StringVar(&image, "image", "", "node image for the docker backend (default dqtest-node:latest, built by make image)")
 	return cmd
 }
