@@ -188,3 +188,21 @@ func writeResults(t *testing.T, dir string, res harness.Result) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, harness.ResultsFile), b, 0o644))
 }
+func TestReportOfAStoredDockerRunDoesNotClaimSimulator(t *testing.T) {
+	// A real run on dqlite containers, with a self-test node that serves
+	// stale reads (scenarios/selftest-stale-reads.yaml), kept short.
+	src := filepath.Join("testdata", "docker-stale-reads")
+	dir := filepath.Join(t.TempDir(), "run")
+	require.NoError(t, os.CopyFS(dir, os.DirFS(src)))
+	require.NoError(t, report.WriteDir(dir))
+	html := readReport(t, dir)
+	for _, id := range sections {
+		section(t, html, id)
+	}
+	requireSelfContained(t, html, 4)
+	verdict := section(t, html, "verdict")
+	require.NotContains(t, verdict, "simulator")
+	require.Contains(t, verdict, "real dqlite 1.18.1 nodes in containers")
+	require.Contains(t, section(t, html, "anomalies"), `class="anomaly"`)
+	require.Contains(t, section(t, html, "nodes"), "<summary>n2.log")
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
@@ -145,7 +146,11 @@ func readSummary(dir, scenario string) RunSummary {
 		} else {
 			s.Error = err.Error()
 		}
-		if info, err := os.Stat(dir); err == nil {
+		// The directory's name is its start time (harness.newRunDir).
+		stamp, _, _ := strings.Cut(filepath.Base(dir), "-")
+		if t, err := time.Parse("20060102T150405Z", stamp); err == nil {
+			s.Started = t
+		} else if info, err := os.Stat(dir); err == nil {
 			s.Started = info.ModTime()
 		}
 		return s

@@ -62,11 +62,7 @@ func (o *runOutput) end(sc harness.Scenario, res *harness.Result, err error) {
 	if sum.Report != "" {
 		line += "\n  report: " + sum.Report
 	}
-	if o.asJSON {
-		fmt.Fprintln(o.stderr, line)
-	} else {
-		fmt.Fprintln(o.stdout, line)
-	}
+	fmt.Fprintln(o.notes(), line)
 }
 
 // add records a run (or a scenario that never ran) for --json and --junit.
@@ -93,6 +89,14 @@ func (o *runOutput) add(sum report.RunSummary) {
 func (o *runOutput) notRun(name, why string) {
 	sum := report.RunSummary{Scenario: name, Verdict: checker.Unknown, Outcome: checker.Unknown, Error: why}
 	o.add(sum)
+}
+
+// notes is where remarks for a person go: stdout, or stderr under --json.
+func (o *runOutput) notes() io.Writer {
+	if o.asJSON {
+		return o.stderr
+	}
+	return o.stdout
 }
 
 // finish prints the --json summary and writes the --junit file.
