@@ -32,6 +32,24 @@ type Crash struct {
 	Tail []string `json:"tail,omitempty"`
 	// Expected is set when the scenario's expect.crash names this crash.
 	Expected bool `json:"expected,omitempty"`
+
+	// The evidence beyond the log (evidence.go):
+	// LogTime is the time of the last log line before the crash report:
+	// the crash came right after it. Empty when the log has none.
+	LogTime string `json:"log_time,omitempty"`
+	// Address is where a signal struck, as the Go runtime reports it
+	// ("addr=0x200 pc=0x9ece67"): the faulting address and the program
+	// counter, inside C code for a crash in dqlite.
+	Address string `json:"address,omitempty"`
+	// Exit is the node process's exit status, taken before the harness
+	// restarted the node for the final reads, or at the end of the run.
+	Exit *NodeExit `json:"exit,omitempty"`
+	// InFlight is what the run was doing to the node when it crashed.
+	InFlight *InFlight `json:"in_flight,omitempty"`
+	// Seed and Rerun say how to run it again: the resolved scenario in
+	// the run directory carries the seed.
+	Seed  int64  `json:"seed,omitempty"`
+	Rerun string `json:"rerun,omitempty"`
 }
 
 const (
@@ -51,6 +69,10 @@ var (
 	goFatalRE    = regexp.MustCompile(`^fatal error: (.*)$`)
 	goroutineRE  = regexp.MustCompile(`^goroutine \d+ .*\[.*\]:$`)
 	sigInPanicRE = regexp.MustCompile(`^\[signal (SIG[A-Z]+):`)
+	// The line after the Go runtime's signal report:
+	// "PC=0x9ece67 m=3 sigcode=1 addr=0x200".
+	pcRE   = regexp.MustCompile(`^PC=(0x[0-9a-fA-F]+)\b.*?(?:\baddr=(0x[0-9a-fA-F]+))?\s*$`)
+	timeRE = regexp.MustCompile(`^time=(\S+)`)
 	// Shells and C runtimes print these when a child dies of a signal.
 	// bash: "/bin/sh: line 1:    7 Segmentation fault      (core dumped) dqtest node".
 	shellSignalRE = regexp.MustCompile(`(?:^|: |\s\d+\s+)(Segmentation fault|Aborted)(?:\s+\(core dumped\)|\s{2,}|$)`)
@@ -81,6 +103,7 @@ func DetectCrashes(node string, exit NodeExit, log []byte, killedByNemesis bool)
 		if !ok {
 			continue
 		}
+		c.LogTime = lastLogTime(lines[:i])
 		add(c)
 		i = end - 1
 	}
@@ -165,7 +188,31 @@ func crashAt(lines []string, i int) (Crash, int, bool) {
 		c.Signature = message + " at " + strings.Join(frames, " < ")
 	}
 	c.Lines = firstLines(lines[i:end], crashExcerptLines)
+	c.Address = faultAddress(lines[i:end])
 	return c, end, true
+}
+
+// faultAddress finds the Go runtime's "PC=... addr=..." line in a report.
+func faultAddress(report []string) string {
+	for _, l := range report[:min(len(report), 4)] {
+		if m := pcRE.FindStringSubmatch(l); m != nil {
+			if m[2] != "" {
+				return "addr=" + m[2] + " pc=" + m[1]
+			}
+			return "pc=" + m[1]
+		}
+	}
+	return ""
+}
+
+// lastLogTime is the time of the last structured log line.
+func lastLogTime(lines []string) string {
+	for i := len(lines) - 1; i >= 0; i-- {
+		if m := timeRE.FindStringSubmatch(lines[i]); m != nil {
+			return m[1]
+		}
+	}
+	return ""
 }
 
 // startsReport reports whether a line opens a crash report of its own.

@@ -112,7 +112,7 @@ func judge(exp Expect, verdict checker.Verdict, results []checker.Result, crashe
 		reasons = append(reasons, "expected "+m+", not seen")
 	}
 	for _, u := range unexpected {
-		reasons = append(reasons, "not expected: "+u)
+		reasons = append(reasons, notExpectedPrefix+u)
 	}
 	switch {
 	case len(missing) > 0 && verdict == checker.Unknown:
@@ -123,6 +123,10 @@ func judge(exp Expect, verdict checker.Verdict, results []checker.Result, crashe
 		return checker.Valid, []string{"invalid as expected: " + strings.Join(expectedEvidence(exp, found), ", ")}
 	}
 }
+
+// notExpectedPrefix starts a reason that names something a run showed and
+// its scenario did not expect.
+const notExpectedPrefix = "not expected: "
 
 // crashMatches reports whether an expect.crash text names this crash.
 func crashMatches(c Crash, want string) bool {

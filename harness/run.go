@@ -232,6 +232,10 @@ type run struct {
 	// workloadStart and workloadEnd bound the workload phase, in history
 	// time (ns since the run started); 0 when unknown (simulator).
 	workloadStart, workloadEnd int64
+	// watched is the live cluster behind the nemesis (hang.go), and
+	// deadExits the exit statuses of dead nodes revive restarted.
+	watched   *watchedCluster
+	deadExits map[string]NodeExit
 }
 
 // live runs the scenario against a real backend, in real time.
@@ -259,7 +263,7 @@ func (r *run) live(parent context.Context) error {
 		NodeArgs: sc.NodeArgs, StopMode: sc.StopMode, DataDirSize: sc.DataDirSize,
 	})
 	if cluster != nil {
-		r.cluster = cluster
+		r.cluster = r.watch(cluster)
 	}
 	if err != nil {
 		r.collect()
@@ -284,6 +288,7 @@ func (r *run) live(parent context.Context) error {
 	phase = time.Now()
 	if ctx.Err() == nil {
 		r.heal(ctx, applier)
+		r.revive(ctx)
 		r.recover(ctx)
 		r.finalReads(ctx)
 	}
@@ -648,6 +653,7 @@ func (r *run) detectCrashes(events []history.Event) {
 	for _, rep := range r.reports {
 		r.res.Crashes = append(r.res.Crashes, DetectCrashes(rep.Node, rep.Exit, rep.Log, killed[rep.Node])...)
 	}
+	r.addStopPathFindings(events)
 	markExpected(r.res.Crashes, r.sc.Expect)
 	for _, c := range r.res.Crashes {
 		r.log.Warn("node crashed", "node", c.Node, "signature", c.Signature, "expected", c.Expected)
@@ -676,7 +682,7 @@ func (r *run) runChecker(ctx context.Context, events []history.Event) checker.Re
 func killedNodes(events []history.Event) map[string]bool {
 	killed := map[string]bool{}
 	for _, e := range events {
-		if !e.IsClient() && e.F == "start-kill" {
+		if !e.IsClient() && (e.F == "start-kill" || e.F == KillHung) {
 			for _, n := range e.Nodes {
 				killed[n] = true
 			}

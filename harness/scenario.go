@@ -32,6 +32,9 @@ type Scenario struct {
 	Nodes int `yaml:"nodes"`
 	// StopMode is how the Node API stops dqlite: guarded, unguarded or bypass.
 	StopMode string `yaml:"stop_mode"`
+	// StopDeadline bounds each stop, start and handover of a fault; one
+	// that runs past it is a hang finding, and the node is killed.
+	StopDeadline time.Duration `yaml:"stop_deadline"`
 	// DataDirSize puts each node's data directory on a file system of its
 	// own of this size (e.g. 256m), which the disk nemesis fills. Default:
 	// DefaultDataDirSize when the nemesis uses disk, else none (the
@@ -89,6 +92,7 @@ func DefaultScenario() Scenario {
 		Backend:           BackendDocker,
 		Nodes:             3,
 		StopMode:          "guarded",
+		StopDeadline:      DefaultStopDeadline,
 		Workload:          WorkloadSpec{Name: "register"},
 		Rate:              100,
 		TimeLimit:         60 * time.Second,
@@ -190,6 +194,7 @@ func (sc *Scenario) resolve() error {
 	}{
 		{"time_limit", sc.TimeLimit},
 		{"op_timeout", sc.OpTimeout},
+		{"stop_deadline", sc.StopDeadline},
 		{"recovery_timeout", sc.RecoveryTimeout},
 		{"final_reads_timeout", sc.FinalReadsTimeout},
 		{"checker.time_budget", sc.Checker.TimeBudget},
@@ -246,6 +251,8 @@ type Overrides struct {
 	Rate        *float64
 	// Nemesis replaces the scenario's faults with these, on its schedule.
 	Nemesis []string
+	// StopMode replaces the stop mode (guarded, unguarded, bypass).
+	StopMode *string
 	// Workload switches the workload; the file's parameters are dropped
 	// when the name changes (they belong to the other workload).
 	Workload *string
@@ -263,6 +270,7 @@ func (o Overrides) Apply(sc Scenario) (Scenario, error) {
 	override(&sc.Concurrency, o.Concurrency, "concurrency", "--concurrency", flags)
 	override(&sc.Rate, o.Rate, "rate", "--rate", flags)
 	override(&sc.Backend, o.Backend, "backend", "--backend", flags)
+	override(&sc.StopMode, o.StopMode, "stop_mode", "--stop-mode", flags)
 	if o.Workload != nil && *o.Workload != sc.Workload.Name {
 		sc.Workload = WorkloadSpec{Name: *o.Workload}
 		set("workload.name", "--workload")

@@ -68,7 +68,8 @@ func (p controlPlane) statuses(ctx context.Context, perCall time.Duration) []nod
 }
 
 // awaitFormed waits until every node runs, agrees on one leader and sees
-// every member, and records each node's dqlite id and role. A container that
+// every member (nodes run with --no-start excepted: they never start), and
+// records each node's dqlite id and role. A container that
 // exits meanwhile (a bad flag, a crash) ends the wait at once with its log.
 func (p controlPlane) awaitFormed(ctx context.Context) error {
 	c := p.c
@@ -78,7 +79,7 @@ func (p controlPlane) awaitFormed(ctx context.Context) error {
 		// A short per-call bound: a node busy joining may hold /status
 		// until its own deadline, and the next round asks again anyway.
 		last = p.statuses(ctx, 500*time.Millisecond)
-		if leader, ok := formed(last, len(c.nodes)); ok {
+		if leader, ok := formed(p.forming(last)); ok {
 			p.record(last, leader)
 			return nil
 		}

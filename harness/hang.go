@@ -1,0 +1,171 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/nemesis"
+)
+
+// DefaultStopDeadline bounds each stop, start and handover a fault asks a
+// node for (Scenario.StopDeadline). A dqlite_node_stop takes tens of
+// milliseconds; a guarded stop waits for a handover in flight, which takes
+// a few seconds at most.
+const DefaultStopDeadline = 20 * time.Second
+
+// KillHung is the nemesis event the harness records when it kills a node
+// whose stop, start or handover hung: its SIGKILL is the harness's, not a
+// crash.
+const KillHung = "kill-hung"
+
+// hangShare is the share of its deadline a failed call must have taken to
+// count as hung: the control API answers a little before the deadline (it
+// keeps a margin for the answer to travel back).
+const hangShare = 0.85
+
+// watchedCluster is the live cluster as the nemesis sees it. Every stop,
+// start and handover gets the scenario's stop deadline; one that fails after
+// running (nearly) to its deadline is a hang finding, and the hung node's
+// container is killed at once, so that the run goes on and finishes within
+// its own deadline (revive restarts the node for the final reads). It also
+// tells the stop-path faults that calls may be made at once (every live
+// cluster is used by many clients at once anyway) and passes on the
+// backend's ability to hold a transaction open.
+type watchedCluster struct {
+	Cluster
+	deadline time.Duration
+	log      *slog.Logger
+	record   func(history.Event)
+	now      func() int64 // history time, for the findings
+
+	mu    sync.Mutex
+	hangs []Crash
+}
+
+var (
+	_ nemesis.Parallel  = (*watchedCluster)(nil)
+	_ nemesis.TxnHolder = (*watchedCluster)(nil)
+)
+
+func (w *watchedCluster) Parallel() bool { return true }
+
+// HoldTxn passes the call on to a backend that can hold a transaction.
+func (w *watchedCluster) HoldTxn(ctx context.Context, node string) error {
+	h, ok := w.Cluster.(nemesis.TxnHolder)
+	if !ok {
+		return errors.New("this backend cannot hold a transaction open")
+	}
+	return h.HoldTxn(ctx, node)
+}
+
+func (w *watchedCluster) Stop(ctx context.Context, node string) error {
+	return w.watch(ctx, "stop", node, w.Cluster.Stop)
+}
+
+func (w *watchedCluster) Start(ctx context.Context, node string) error {
+	return w.watch(ctx, "start", node, w.Cluster.Start)
+}
+
+func (w *watchedCluster) Handover(ctx context.Context, node string) error {
+	return w.watch(ctx, "handover", node, w.Cluster.Handover)
+}
+
+func (w *watchedCluster) watch(ctx context.Context, op, node string, f func(context.Context, string) error) error {
+	cctx, cancel := context.WithTimeout(ctx, w.deadline)
+	defer cancel()
+	began := time.Now()
+	at := w.now()
+	err := f(cctx, node)
+	took := time.Since(began)
+	deadline, _ := cctx.Deadline()
+	limit := deadline.Sub(began)
+	if err == nil || float64(took) < hangShare*float64(limit) {
+		return err
+	}
+	w.log.Warn("node hung: killing it", "node", node, "op", op, "took", took.Round(time.Millisecond), "deadline", limit.Round(time.Millisecond), "error", err)
+	kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer kcancel()
+	kerr := w.Cluster.Kill(kctx, node)
+	e := history.Event{Process: history.Nemesis, Type: history.Info, F: KillHung, Nodes: []string{node},
+		Value: map[string]any{"op": op, "took_ms": took.Milliseconds(), "deadline_ms": limit.Milliseconds()}}
+	if kerr != nil {
+		e.Error = kerr.Error()
+	}
+	w.record(e)
+	w.mu.Lock()
+	w.hangs = append(w.hangs, Crash{
+		Node: node, Kind: "hang", Count: 1,
+		Signature: "hang: " + op + " exceeded its deadline",
+		Lines: []string{
+			fmt.Sprintf("%s of %s did not succeed within its deadline of %s (took %s)", op, node, limit.Round(time.Millisecond), took.Round(time.Millisecond)),
+			"error: " + err.Error(),
+			killLine(kerr),
+		},
+		InFlight: &InFlight{At: float64(at) / 1e9, Fault: &history.Event{Process: history.Nemesis, F: op, Nodes: []string{node}, Time: at}, Relation: "in_flight"},
+	})
+	w.mu.Unlock()
+	return fmt.Errorf("%w (hung for %s: the harness killed the node)", err, took.Round(time.Millisecond))
+}
+
+func killLine(err error) string {
+	if err != nil {
+		return "killing the hung node failed: " + err.Error()
+	}
+	return "the harness killed the hung node (SIGKILL)"
+}
+
+// findings returns the hangs seen so far, one per node and signature.
+func (w *watchedCluster) findings() []Crash {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []Crash
+	for _, h := range w.hangs {
+		i := -1
+		for j, o := range out {
+			if o.Node == h.Node && o.Signature == h.Signature {
+				i = j
+			}
+		}
+		if i >= 0 {
+			out[i].Count++
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// watch wraps the live cluster for the nemesis (see watchedCluster).
+func (r *run) watch(c Cluster) Cluster {
+	r.deadExits = map[string]NodeExit{}
+	r.watched = &watchedCluster{
+		Cluster: c, deadline: r.sc.StopDeadline, log: r.log, record: r.rec.write,
+		now: func() int64 { return time.Since(r.rec.start).Nanoseconds() },
+	}
+	return r.watched
+}
+
+// addStopPathFindings adds the hangs to the run's crashes, each with its
+// node's log tail, and the evidence (what was in flight, the exit status,
+// how to rerun) to every crash of a live run.
+func (r *run) addStopPathFindings(events []history.Event) {
+	if r.watched == nil {
+		return
+	}
+	final := map[string]NodeExit{}
+	tails := map[string][]string{}
+	for _, rep := range r.reports {
+		final[rep.Node] = rep.Exit
+		tails[rep.Node] = lastLines(splitLines(rep.Log), crashTailLines)
+	}
+	for _, h := range r.watched.findings() {
+		h.Tail = tails[h.Node]
+		r.res.Crashes = append(r.res.Crashes, h)
+	}
+	attachEvidence(r.res.Crashes, events, r.rec.start, r.stepTimeout(), r.sc.Seed, r.dir, r.deadExits, final)
+}
