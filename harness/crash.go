@@ -33,10 +33,11 @@ type Crash struct {
 	// Expected is set when the scenario's expect.crash names this crash.
 	Expected bool `json:"expected,omitempty"`
 
-	// The evidence beyond the log (evidence.go):
-	// LogTime is the time of the last log line before the crash report:
-	// the crash came right after it. Empty when the log has none.
-	LogTime string `json:"log_time,omitempty"`
+	// Before are the node's last log lines before the crash report: what
+	// it was doing. LogTime is the time of the last of them: the crash
+	// came right after it. Empty when the log has none.
+	Before  []string `json:"before,omitempty"`
+	LogTime string   `json:"log_time,omitempty"`
 	// Address is where a signal struck, as the Go runtime reports it
 	// ("addr=0x200 pc=0x9ece67"): the faulting address and the program
 	// counter, inside C code for a crash in dqlite.
@@ -56,6 +57,7 @@ const (
 	crashExcerptLines = 16 // lines kept from each crash
 	crashTailLines    = 20 // lines kept from the end of a log
 	crashFrames       = 3  // frames in a signature
+	crashBeforeLines  = 5  // log lines kept from before a crash
 )
 
 var (
@@ -103,7 +105,7 @@ func DetectCrashes(node string, exit NodeExit, log []byte, killedByNemesis bool)
 		if !ok {
 			continue
 		}
-		c.LogTime = lastLogTime(lines[:i])
+		c.Before, c.LogTime = logLinesBefore(lines[:i], crashBeforeLines)
 		add(c)
 		i = end - 1
 	}
@@ -205,14 +207,22 @@ func faultAddress(report []string) string {
 	return ""
 }
 
-// lastLogTime is the time of the last structured log line.
-func lastLogTime(lines []string) string {
-	for i := len(lines) - 1; i >= 0; i-- {
-		if m := timeRE.FindStringSubmatch(lines[i]); m != nil {
-			return m[1]
+// logLinesBefore returns the last n structured log lines and the time of
+// the last one.
+func logLinesBefore(lines []string, n int) ([]string, string) {
+	var before []string
+	for i := len(lines) - 1; i >= 0 && len(before) < n; i-- {
+		if isLogLine(lines[i]) {
+			before = append([]string{lines[i]}, before...)
 		}
 	}
-	return ""
+	if len(before) == 0 {
+		return nil, ""
+	}
+	if m := timeRE.FindStringSubmatch(before[len(before)-1]); m != nil {
+		return before, m[1]
+	}
+	return before, ""
 }
 
 // startsReport reports whether a line opens a crash report of its own.

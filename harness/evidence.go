@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -36,7 +35,7 @@ const inFlightOps = 5
 // the harness saw before it restarted dead nodes.
 func attachEvidence(crashes []Crash, events []history.Event, historyStart time.Time, stepTimeout time.Duration,
 	seed int64, dir string, exits map[string]NodeExit, final map[string]NodeExit) {
-	rerun := "dqtest run " + filepath.Join(dir, ScenarioFile)
+	rerun := "dqtest repro " + dir
 	for i := range crashes {
 		c := &crashes[i]
 		c.Seed, c.Rerun = seed, rerun

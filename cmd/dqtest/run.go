@@ -35,6 +35,8 @@ func newRunCommand() *cobra.Command {
 		simBug      string
 		asJSON      bool
 		junit       string
+		stopMode    string
+		repeat      int
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml...",
@@ -52,10 +54,18 @@ Every run directory gets report.html and junit.xml. --json prints a summary
 of every run on stdout (the verdict lines then go to stderr); --junit FILE
 writes a JUnit XML file with a test case per scenario, anomalies and
 crashes as failures. The exit code is the worst outcome: 0 valid (or as the
-scenario expected), 1 invalid, 2 unknown or a harness error.`,
+scenario expected), 1 invalid, 2 unknown or a harness error.
+
+--repeat N runs each scenario N times with fresh seeds, since shutdown races
+can be rare, then prints how often each finding (a crash or hang, by
+signature, over every node) appeared and writes the summary to
+OUT/<scenario>/repeat-<time>.json. A repeated scenario that expects a crash
+passes when at least one run showed it and no run showed anything else.`,
 		Example: `  dqtest run scenarios/default.yaml
   dqtest run scenarios/register-partition.yaml --seed 7 --time-limit 20s
   dqtest run scenarios/*.yaml --backend sim
+  dqtest run scenarios/shutdown-double-stop.yaml --repeat 5
+  dqtest run scenarios/shutdown-double-stop.yaml --stop-mode guarded
   dqtest run scenarios/default.yaml scenarios/bank-pause.yaml --junit junit.xml --json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -86,6 +96,12 @@ scenario expected), 1 invalid, 2 unknown or a harness error.`,
 			}
 			if flags.Changed("backend") {
 				o.Backend = &backend
+			}
+			if flags.Changed("stop-mode") {
+				o.StopMode = &stopMode
+			}
+			if repeat < 1 {
+				return &exitError{code: exitUnknown, err: fmt.Errorf("--repeat: want 1 or more runs, got %d", repeat)}
 			}
 
 			if simBug != "" && !slices.Contains(sim.BugNames(), simBug) {
@@ -119,22 +135,22 @@ scenario expected), 1 invalid, 2 unknown or a harness error.`,
 					}
 					break
 				}
-				opts := harness.Options{
-					Backend:  &docker.Backend{Log: slog.Default()},
-					Simulate: sim.Simulator(simBug),
-					SimBug:   simBug,
-					RunsDir:  out,
-					Image:    image,
-					Log:      slog.Default(),
-				}
-				output.begin(sc, &opts)
-				res, err := harness.Run(ctx, sc, opts)
-				outcome := checker.Unknown
-				if err == nil {
-					outcome = res.Outcome
-				}
+				outcome := runRepeated(ctx, sc, repeat, flags.Changed("seed"), out, output.notes(), func(sc harness.Scenario) (*harness.Result, error) {
+					opts := harness.Options{
+						Backend:  &docker.Backend{Log: slog.Default()},
+						Simulate: sim.Simulator(simBug),
+						SimBug:   simBug,
+						RunsDir:  out,
+						Image:    image,
+						Log:      slog.Default(),
+					}
+					output.begin(sc, &opts)
+					res, err := harness.Run(ctx, sc, opts)
+					output.end(sc, res, err)
+					printFindings(output.notes(), res)
+					return res, err
+				})
 				worst = checker.Worst(worst, outcome)
-				output.end(sc, res, err)
 			}
 			if err := output.finish(); err != nil {
 				return &exitError{code: exitUnknown, err: err}
@@ -168,6 +184,8 @@ scenario expected), 1 invalid, 2 unknown or a harness error.`,
 	f.BoolVar(&asJSON, "json", false, "print a JSON summary of every run on stdout (verdict lines go to stderr)")
 	f.StringVar(&junit, "junit", "", "write a JUnit XML file: a test case per scenario, anomalies and crashes as failures")
 	f.StringVar(&image, "image", "", "node image for the docker backend (default dqtest-node:latest, built by make image)")
+	f.StringVar(&stopMode, "stop-mode", "", "how stops reach dqlite: guarded, unguarded (reproduce shutdown bugs) or bypass (skip the C stop)")
+	f.IntVar(&repeat, "repeat", 1, "run each scenario N times with fresh seeds (--seed S: S, S+1, ...) and report how often each crash or hang appeared")
 	return cmd
 }
 
