@@ -119,7 +119,7 @@ func (cs *calls) time(ctx context.Context, name, node string, f func(context.Con
 	call := Call{Call: name, Node: node, Offset: start.Sub(cs.began).Milliseconds(), Took: time.Since(start).Milliseconds()}
 	if err != nil {
 		call.Error = err.Error()
-		err = fmt.Errorf("%s %s: %w", name, node, err)
+		err = fmt.Errorf("%s: %w", node, err)
 	}
 	return call, err
 }

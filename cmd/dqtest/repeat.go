@@ -138,7 +138,7 @@ func printFindings(w io.Writer, res *harness.Result) {
 			fmt.Fprintf(w, "    %s\n", strings.Join(facts, ", "))
 		}
 		if f := c.InFlight; f != nil {
-			line := fmt.Sprintf("    at %.1fs:", f.At)
+			line := fmt.Sprintf("    %.1f s into the run:", f.At)
 			if f.Fault != nil {
 				line += fmt.Sprintf(" fault %s %s (%s)", f.Fault.F, strings.Join(f.Fault.Nodes, ","), strings.ReplaceAll(f.Relation, "_", " "))
 			}
