@@ -37,6 +37,7 @@ $(ROOTFS)/.dqtest-ready:
 
 bin/dqtest: $(ROOTFS)/.dqtest-ready $(GO_SOURCES)
 	@mkdir -p bin
+	go mod download
 	$(INROOT) go build -tags "$(GO_TAGS)" -ldflags "$(GO_LDFLAGS)" -o bin/dqtest ./cmd/dqtest 2> >(grep -v -e 'statically linked applications' -e 'in function' >&2)
 
 image: bin/dqtest

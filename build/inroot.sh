@@ -26,6 +26,8 @@ bindm "$INROOT_SRC" "$INROOT_SRC"
 sockdir=/var/run; [[ -L "$INROOT_ROOT/var/run" ]] && sockdir=/run
 if [[ -S /var/run/docker.sock ]]; then mkdir -p "$INROOT_ROOT$sockdir"; touch "$INROOT_ROOT$sockdir/docker.sock"; mount --bind /var/run/docker.sock "$INROOT_ROOT$sockdir/docker.sock"; fi
 cp -L /etc/resolv.conf "$INROOT_ROOT/etc/resolv.conf" 2>/dev/null || true
+# The host may trust extra CAs (an egress proxy): let the root trust the same.
+if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then mkdir -p "$INROOT_ROOT/etc/ssl/certs"; cp -L /etc/ssl/certs/ca-certificates.crt "$INROOT_ROOT/etc/ssl/certs/ca-certificates.crt"; fi
 cd "$INROOT_SRC"
 exec chroot "$INROOT_ROOT" /usr/bin/env -C "$INROOT_SRC" PATH="$INROOT_GOROOT/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/root GOMODCACHE="$INROOT_MOD" GOCACHE="$INROOT_CACHE" GOPATH=/root/go GOFLAGS="$GOFLAGS" GOPROXY="$GOPROXY" GOSUMDB="$GOSUMDB" CI="${CI:-}" TESTCONTAINERS_RYUK_DISABLED=true CGO_ENABLED=1 CGO_LDFLAGS="-ldqlite -luv -llz4 -lxxhash -lsqlite3 -lm -lpthread" DQTEST_IN_ROOT=1 "$@"
 ' inroot "$@"
