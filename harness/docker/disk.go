@@ -92,12 +92,16 @@ func (c *Cluster) dataMount(node string) []mount.Mount {
 	}}
 }
 
-// fillScript fills the volume mounted at $1: one fallocate of all the
-// space left (tmpfs reserves it at once), then dd for whatever fallocate's
-// rounding left over, then a check that nothing is left. It prints the
-// bytes the balloon took.
+// fillScript fills the volume mounted at $1. First it digs holes in
+// dqlite's open raft segments (fallocate --dig-holes turns their all-zero,
+// preallocated tails into holes; every byte reads back the same), so that
+// their space goes to the balloon too; then one fallocate of all the space
+// left (tmpfs reserves it at once), dd for whatever fallocate's rounding
+// left over, and a check that nothing is left. It prints the bytes the
+// balloon took.
 const fillScript = `set -u
 d=$1; f=$d/` + balloon + `
+for s in "$d"/open-*; do [ -f "$s" ] && fallocate --dig-holes "$s"; done
 avail() { echo $(( $(stat -f -c '%a' "$d") * $(stat -f -c '%S' "$d") )); }
 a=$(avail)
 [ "$a" -gt 0 ] && fallocate -l "$a" "$f" 2>/dev/null
@@ -107,11 +111,39 @@ left=$(avail)
 du -sb "$f" "$f.rest" | awk '{s += $1} END {print s}'`
 
 // FillDisk implements nemesis.DiskFaulter: it fills node's data volume to
-// the last byte with a balloon file, through the keeper. The node's next
-// write that needs new space (a raft segment, a snapshot) gets ENOSPC;
-// what it already preallocated stays writable.
+// the last byte with a balloon file, through the keeper, so that the node's
+// next write that needs space fails with ENOSPC.
+//
+// Why the holes: dqlite preallocates its open raft segments (3 x 8 MiB),
+// and on a file system that reserves preallocated space (tmpfs, ext4) it
+// goes on writing into them for tens of seconds after the disk is full, so
+// a short disk fault would never touch it. Turning the segments' unwritten,
+// all-zero tails into holes and giving that space to the balloon makes the
+// fault bite at the next append, as it would on a file system whose
+// preallocation reserves nothing (copy-on-write, thin provisioning). No
+// byte dqlite reads changes. The node is frozen (docker pause) while the
+// holes are dug, so no write of dqlite's lands in a block being punched; a
+// node that is paused or not running already is left as it is.
 func (c *Cluster) FillDisk(ctx context.Context, name string) error {
 	return c.nodeOp(ctx, "fill disk", name, func(ctx context.Context, n *node) error {
+		s, err := c.inspect(ctx, n)
+		if err != nil {
+			return err
+		}
+		if s.running && !s.paused {
+			if _, err := c.docker.ContainerPause(ctx, n.ctr.GetContainerID(), client.ContainerPauseOptions{}); err != nil {
+				return fmt.Errorf("freeze for the fill: %w", err)
+			}
+			defer func() {
+				// A fresh context: the node must not stay frozen because
+				// ctx ended.
+				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultCallTimeout)
+				defer cancel()
+				if _, uerr := c.docker.ContainerUnpause(uctx, n.ctr.GetContainerID(), client.ContainerUnpauseOptions{}); uerr != nil {
+					c.log.Error("thaw after the fill failed", "node", name, "error", uerr)
+				}
+			}()
+		}
 		out, err := c.keeperExec(ctx, []string{"sh", "-c", fillScript, "sh", keeperDir + "/" + n.name})
 		if err != nil {
 			return err
