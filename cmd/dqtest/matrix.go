@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/spf13/cobra"
+
+	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/harness/docker"
+	"github.com/dqtest/dqtest/harness/matrix"
+	"github.com/dqtest/dqtest/harness/sim"
+	"github.com/dqtest/dqtest/nemesis"
+)
+
+func init() {
+	subcommands = append(subcommands, newMatrixCommand)
+}
+
+// matrixFile is a matrix written down (--file): the same fields as the
+// flags, and the cells expected to fail with their reasons.
+type matrixFile struct {
+	Name       string            `yaml:"name"`
+	Workloads  []string          `yaml:"workloads"`
+	Nemeses    []string          `yaml:"nemeses"`
+	TimeLimit  time.Duration     `yaml:"time_limit"`
+	Scenario   string            `yaml:"scenario"`
+	ExpectFail map[string]string `yaml:"expect_fail"`
+}
+
+func newMatrixCommand() *cobra.Command {
+	var (
+		workloads, nemeses, expectFail []string
+		timeLimit                      time.Duration
+		out, junit, base, file, image  string
+		backend                        string
+		seed                           int64
+	)
+	cmd := &cobra.Command{
+		Use:   "matrix",
+		Short: "Run every workload under every nemesis combination and tabulate the verdicts",
+		Long: `Run a test matrix: every workload under every nemesis combination, one run
+after another, each on a fresh cluster. A nemesis is a combination name: faults
+joined by "+" (partition+kill), "none" for none; "partition" is a family that
+picks a partition kind per fault. The default nemeses are the dqlite team's 13:
+` + strings.Join(nemesis.Combinations, ", ") + `.
+
+Each cell's run directory is OUT/<workload>-<nemesis>/ with its report.html.
+The matrix writes OUT/table.txt (the table printed at the end), OUT/index.html
+(a summary page linking every run) and one JUnit file (OUT/junit.xml, or
+--junit). A cell marked expected to fail (--expect-fail bank/disk=reason, or
+expect_fail in --file) is shown as such and is not a regression. The exit code
+is the worst of the other cells: 0 all valid, 1 a cell failed, 2 a cell
+reached no verdict (or the matrix was interrupted).`,
+		Example: `  dqtest matrix --workloads append,bank,set --time-limit 60s
+  dqtest matrix --workloads bank --nemeses none,partition+kill --time-limit 20s --junit matrix.xml
+  dqtest matrix --file matrix.yaml --expect-fail 'set/disk=canonical/dqlite#123'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			flags := cmd.Flags()
+			spec := matrix.Spec{Workloads: workloads, Nemeses: nemeses, TimeLimit: timeLimit, Seed: seed}
+			marks := map[string]string{}
+			if file != "" {
+				var mf matrixFile
+				data, err := os.ReadFile(file)
+				if err == nil {
+					err = yaml.UnmarshalWithOptions(data, &mf, yaml.Strict())
+				}
+				if err != nil {
+					return &exitError{code: exitUnknown, err: fmt.Errorf("--file: %w", err)}
+				}
+				spec.Name = mf.Name
+				if !flags.Changed("workloads") && len(mf.Workloads) > 0 {
+					spec.Workloads = mf.Workloads
+				}
+				if !flags.Changed("nemeses") && len(mf.Nemeses) > 0 {
+					spec.Nemeses = mf.Nemeses
+				}
+				if !flags.Changed("time-limit") && mf.TimeLimit > 0 {
+					spec.TimeLimit = mf.TimeLimit
+				}
+				if base == "" {
+					base = mf.Scenario
+				}
+				for k, v := range mf.ExpectFail {
+					marks[k] = v
+				}
+			}
+			more, err := matrix.ParseExpectFail(expectFail)
+			if err != nil {
+				return &exitError{code: exitUnknown, err: err}
+			}
+			for k, v := range more {
+				marks[k] = v
+			}
+			spec.ExpectFail = marks
+			if base != "" {
+				sc, err := harness.LoadScenario(base)
+				if err != nil {
+					return &exitError{code: exitUnknown, err: err}
+				}
+				spec.Base = &sc
+			}
+			if flags.Changed("backend") {
+				b := harness.DefaultScenario()
+				if spec.Base != nil {
+					b = *spec.Base
+				}
+				b.Backend = backend
+				spec.Base = &b
+			}
+			if spec.Name == "" {
+				spec.Name = "matrix"
+			}
+			// Every cell is checked before the first runs.
+			if _, err := matrix.Cells(spec); err != nil {
+				return &exitError{code: exitUnknown, err: err}
+			}
+			if out == "" {
+				out = filepath.Join("runs", spec.Name, time.Now().UTC().Format("20060102T150405Z"))
+			}
+			opts := harness.Options{
+				Backend:  &docker.Backend{Log: slog.Default()},
+				Simulate: sim.Simulator(""),
+				Image:    image,
+				Log:      slog.Default(),
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "matrix %s: %d workloads x %d nemeses into %s\n", spec.Name, len(spec.Workloads), len(spec.Nemeses), out)
+			res, runErr := matrix.Run(ctx, spec, out, opts, func(c matrix.Cell) {
+				fmt.Fprintf(w, "%-8s %-18s %-20s %6.1fs (start-up %.1fs, teardown %.1fs) %s\n", c.Workload, c.Nemesis, c.Status,
+					c.Wall, c.Run.Phases.Startup, c.Run.Phases.Teardown, c.Run.Dir)
+			})
+			if res == nil {
+				return &exitError{code: exitUnknown, err: runErr}
+			}
+			fmt.Fprintln(w)
+			if err := matrix.WriteTable(w, res); err != nil {
+				return &exitError{code: exitUnknown, err: err}
+			}
+			if err := matrix.WriteFiles(res, junit); err != nil {
+				return &exitError{code: exitUnknown, err: fmt.Errorf("writing the matrix's files: %w", err)}
+			}
+			fmt.Fprintf(w, "summary: %s\n", filepath.Join(out, matrix.SummaryFile))
+			if runErr != nil {
+				return &exitError{code: exitUnknown, err: fmt.Errorf("interrupted: %w", runErr)}
+			}
+			switch res.Outcome {
+			case checker.Valid:
+				return nil
+			case checker.Invalid:
+				return &exitError{code: exitInvalid}
+			}
+			return &exitError{code: exitUnknown}
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&workloads, "workloads", []string{"append", "bank", "set"}, "workloads, comma-separated")
+	f.StringSliceVar(&nemeses, "nemeses", nemesis.Combinations, "nemesis combinations, comma-separated (faults joined by +)")
+	f.DurationVar(&timeLimit, "time-limit", 60*time.Second, "each cell's workload time")
+	f.StringArrayVar(&expectFail, "expect-fail", nil, "mark a cell as expected to fail: workload/nemesis=reason (repeatable)")
+	f.StringVar(&out, "out", "", "matrix directory (default runs/<name>/<timestamp>)")
+	f.StringVar(&junit, "junit", "", "JUnit file (default OUT/junit.xml)")
+	f.StringVar(&base, "scenario", "", "scenario file every cell starts from (cluster size, rate, schedule); default the built-in defaults")
+	f.StringVar(&file, "file", "", "matrix file (YAML: name, workloads, nemeses, time_limit, scenario, expect_fail)")
+	f.StringVar(&image, "image", "", "node image for the docker backend (default dqtest-node:latest)")
+	f.StringVar(&backend, "backend", "", "docker (default) or sim")
+	f.Int64Var(&seed, "seed", 0, "every cell's seed (0: each run picks one)")
+	return cmd
+}

@@ -1,0 +1,247 @@
+// Package matrix runs a test matrix: every workload under every nemesis
+// combination, one run after another, each on a fresh cluster, as the
+// dqlite team's hourly Jepsen jobs do (3 workloads x 13 combinations). It
+// prints a table of cell → verdict and durations, writes one JUnit file and
+// one summary page that links every run's report, and judges the whole
+// matrix by its worst cell, leaving out the cells marked as expected to fail
+// (known bugs), which are shown as such.
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/report"
+)
+
+// Spec is what a matrix runs.
+type Spec struct {
+	// Name names the matrix in the JUnit file and the summary page.
+	Name      string
+	Workloads []string
+	// Nemeses are combination names: "none", "partition", "partition+kill"
+	// (nemesis.SplitCombination).
+	Nemeses []string
+	// Base is the scenario every cell starts from (cluster size, rate,
+	// schedule, timeouts); a cell replaces its workload, faults and name.
+	// Zero means harness.DefaultScenario().
+	Base *harness.Scenario
+	// TimeLimit, when set, replaces Base's time limit in every cell.
+	TimeLimit time.Duration
+	// Seed, when set, is every cell's seed; 0 lets each run pick one (it is
+	// in each run's resolved scenario).
+	Seed int64
+	// ExpectFail marks cells as expected to fail: key "workload/nemesis",
+	// value the reason (a known bug).
+	ExpectFail map[string]string
+}
+
+// Status is what a cell's outcome means for the matrix.
+type Status string
+
+const (
+	Passed Status = "passed"
+	Failed Status = "FAILED"
+	// ExpectedFail: the cell failed as marked (a known bug); no regression.
+	ExpectedFail Status = "expected-fail"
+	// UnexpectedPass: a cell marked as expected to fail passed. Not a
+	// regression, but the mark may be stale.
+	UnexpectedPass Status = "passed-unexpectedly"
+	// Unknown: no verdict (a harness error, a checker out of time).
+	Unknown Status = "UNKNOWN"
+	// Skipped: the matrix was interrupted before the cell ran.
+	Skipped Status = "skipped"
+)
+
+// Cell is one workload under one nemesis combination.
+type Cell struct {
+	Workload string `json:"workload"`
+	Nemesis  string `json:"nemesis"`
+	// Scenario is the cell's scenario name; its run directory is
+	// <out>/<Scenario>.
+	Scenario string `json:"scenario"`
+	// ExpectFail is the reason the cell is expected to fail, if it is.
+	ExpectFail string `json:"expect_fail,omitempty"`
+	Status     Status `json:"status"`
+	// Run is the run's summary (outcome, ops, phases, findings).
+	Run report.RunSummary `json:"run"`
+	// Wall is the cell's wall-clock seconds, start-up to teardown and
+	// checking.
+	Wall float64 `json:"wall_s"`
+
+	sc harness.Scenario
+}
+
+// Key is the cell's "workload/nemesis", as ExpectFail names it.
+func (c Cell) Key() string { return c.Workload + "/" + c.Nemesis }
+
+// Result is a matrix that ran.
+type Result struct {
+	Name  string    `json:"name"`
+	Dir   string    `json:"dir"`
+	Cells []Cell    `json:"cells"`
+	Start time.Time `json:"started"`
+	Wall  float64   `json:"wall_s"`
+	// Outcome is the worst outcome of the cells that count (expected
+	// failures do not): the exit code follows it.
+	Outcome checker.Verdict `json:"outcome"`
+}
+
+// ParseExpectFail reads --expect-fail values "workload/nemesis=reason".
+func ParseExpectFail(values []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range values {
+		key, reason, ok := strings.Cut(v, "=")
+		w, n, slash := strings.Cut(key, "/")
+		if !ok || !slash || w == "" || n == "" || strings.TrimSpace(reason) == "" {
+			return nil, fmt.Errorf("expect-fail %q: want workload/nemesis=reason, e.g. bank/disk=canonical/dqlite#123", v)
+		}
+		out[strings.TrimSpace(key)] = strings.TrimSpace(reason)
+	}
+	return out, nil
+}
+
+// Cells resolves every cell's scenario, so that a mistake in any of them
+// (an unknown workload or fault, a marked cell that is not in the matrix)
+// is found before the first run.
+func Cells(spec Spec) ([]Cell, error) {
+	if len(spec.Workloads) == 0 || len(spec.Nemeses) == 0 {
+		return nil, errors.New("a matrix needs at least one workload and one nemesis")
+	}
+	base := harness.DefaultScenario()
+	if spec.Base != nil {
+		base = *spec.Base
+	}
+	var cells []Cell
+	var errs []error
+	for _, w := range spec.Workloads {
+		for _, n := range spec.Nemeses {
+			c := Cell{Workload: w, Nemesis: n, Scenario: cellName(w, n)}
+			if slices.ContainsFunc(cells, func(o Cell) bool { return o.Key() == c.Key() }) {
+				errs = append(errs, fmt.Errorf("%s is listed twice", c.Key()))
+				continue
+			}
+			sc := base
+			sc.Name = c.Scenario
+			sc.Description = fmt.Sprintf("matrix cell: workload %s under nemesis %s", w, n)
+			sc.Expect = harness.Expect{}
+			o := harness.Overrides{Workload: &w, Nemesis: []string{n}}
+			if spec.TimeLimit > 0 {
+				o.TimeLimit = &spec.TimeLimit
+			}
+			if spec.Seed != 0 {
+				o.Seed = &spec.Seed
+			}
+			resolved, err := o.Apply(sc)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", c.Key(), err))
+				continue
+			}
+			c.sc = resolved
+			c.ExpectFail = spec.ExpectFail[c.Key()]
+			c.Status = Skipped
+			cells = append(cells, c)
+		}
+	}
+	for key := range spec.ExpectFail {
+		if !slices.ContainsFunc(cells, func(c Cell) bool { return c.Key() == key }) {
+			errs = append(errs, fmt.Errorf("expect-fail %s: no such cell in this matrix", key))
+		}
+	}
+	return cells, errors.Join(errs...)
+}
+
+// cellName is a cell's scenario name: "bank-partition-kill" for bank under
+// partition+kill.
+func cellName(workload, nemesisName string) string {
+	return workload + "-" + strings.ReplaceAll(strings.ReplaceAll(nemesisName, "+", "-"), " ", "")
+}
+
+// Run runs every cell one after another into dir (each run in
+// dir/<scenario>), calling progress after each. opts are the harness
+// options of every run (backend, image, log); RunDir and WriteReport are
+// set per cell. An interrupted matrix returns what ran, the rest Skipped,
+// and ctx's error.
+func Run(ctx context.Context, spec Spec, dir string, opts harness.Options, progress func(Cell)) (*Result, error) {
+	cells, err := Cells(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	res := &Result{Name: spec.Name, Dir: dir, Cells: cells, Start: time.Now()}
+	if res.Name == "" {
+		res.Name = "matrix"
+	}
+	for i := range res.Cells {
+		if ctx.Err() != nil {
+			break
+		}
+		c := &res.Cells[i]
+		o := opts
+		o.RunDir = filepath.Join(dir, c.Scenario)
+		if o.WriteReport == nil {
+			o.WriteReport = report.WriteDir
+		}
+		began := time.Now()
+		run, err := harness.Run(ctx, c.sc, o)
+		c.Wall = time.Since(began).Seconds()
+		c.Run = report.Summarize(c.Scenario, run, err)
+		c.Status = status(c.Run.Outcome, c.ExpectFail != "")
+		if progress != nil {
+			progress(*c)
+		}
+	}
+	res.Wall = time.Since(res.Start).Seconds()
+	res.Outcome = Outcome(res.Cells)
+	return res, ctx.Err()
+}
+
+// status judges a cell's outcome against its mark.
+func status(outcome checker.Verdict, expectFail bool) Status {
+	switch {
+	case outcome == checker.Valid && expectFail:
+		return UnexpectedPass
+	case outcome == checker.Valid:
+		return Passed
+	case outcome == checker.Invalid && expectFail:
+		return ExpectedFail
+	case outcome == checker.Invalid:
+		return Failed
+	}
+	return Unknown
+}
+
+// Outcome is the matrix's verdict: invalid if a cell failed that was not
+// expected to, unknown if a cell reached no verdict or did not run, else
+// valid.
+func Outcome(cells []Cell) checker.Verdict {
+	worst := checker.Valid
+	for _, c := range cells {
+		switch c.Status {
+		case Failed:
+			worst = checker.Worst(worst, checker.Invalid)
+		case Unknown, Skipped:
+			worst = checker.Worst(worst, checker.Unknown)
+		}
+	}
+	return worst
+}
+
+// Counts is how many cells ended in each status.
+func Counts(cells []Cell) map[Status]int {
+	n := map[Status]int{}
+	for _, c := range cells {
+		n[c.Status]++
+	}
+	return n
+}
