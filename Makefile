@@ -13,7 +13,7 @@ INROOT := DQTEST_ROOTFS=$(ROOTFS) build/inroot.sh
 TEST_FLAGS ?= -timeout 20m
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: all run test unit bench image rootfs clean
+.PHONY: all run test unit bench image rootfs clean matrix
 
 all: image
 
@@ -25,6 +25,12 @@ run: image
 test: image
 	$(INROOT) go vet -tags "$(GO_TAGS)" ./...
 	$(INROOT) go test -tags "$(GO_TAGS)" $(TEST_FLAGS) ./...
+
+## matrix: the dqlite team's matrix, 3 workloads x 13 nemesis combinations,
+## 60 s a cell, each on a fresh cluster (under an hour; not part of test).
+MATRIX_FLAGS ?= --workloads append,bank,set --time-limit 60s
+matrix: image
+	bin/dqtest matrix --image $(IMAGE) $(MATRIX_FLAGS)
 
 ## bench: benchmarks (not part of test).
 bench: rootfs
