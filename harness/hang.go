@@ -54,6 +54,10 @@ var (
 
 func (w *watchedCluster) Parallel() bool { return true }
 
+// Unwrap gives the nemesis the backend's cluster, for the capabilities
+// this wrapper does not watch (nemesis.DiskFaulter, nemesis.PacketFaulter).
+func (w *watchedCluster) Unwrap() nemesis.Cluster { return w.Cluster }
+
 // HoldTxn passes the call on to a backend that can hold a transaction.
 func (w *watchedCluster) HoldTxn(ctx context.Context, node string) error {
 	h, ok := w.Cluster.(nemesis.TxnHolder)

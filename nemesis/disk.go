@@ -24,8 +24,32 @@ type DiskFaulter interface {
 // does not have (DiskFaulter, PacketFaulter).
 var ErrUnsupported = errors.New("the backend cannot do this fault")
 
+// Wrapper is a Cluster that wraps another (the harness watches some calls
+// on its way to the backend). The optional capabilities (DiskFaulter,
+// PacketFaulter) are looked for through Unwrap, so a wrapper need not
+// forward each of them.
+type Wrapper interface {
+	Unwrap() Cluster
+}
+
+// capability finds T on c or on the clusters it wraps.
+func capability[T any](c Cluster) (T, bool) {
+	for c != nil {
+		if t, ok := c.(T); ok {
+			return t, true
+		}
+		w, ok := c.(Wrapper)
+		if !ok {
+			break
+		}
+		c = w.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
 func fillDisk(c Cluster, ctx context.Context, node string) error {
-	d, ok := c.(DiskFaulter)
+	d, ok := capability[DiskFaulter](c)
 	if !ok {
 		return fmt.Errorf("disk: %w (%T has no FillDisk)", ErrUnsupported, c)
 	}
@@ -33,7 +57,7 @@ func fillDisk(c Cluster, ctx context.Context, node string) error {
 }
 
 func freeDisk(c Cluster, ctx context.Context, node string) error {
-	d, ok := c.(DiskFaulter)
+	d, ok := capability[DiskFaulter](c)
 	if !ok {
 		return fmt.Errorf("disk: %w (%T has no FreeDisk)", ErrUnsupported, c)
 	}

@@ -174,3 +174,17 @@ func TestATimelineNamesOneKindNotAFamily(t *testing.T) {
 	}}}.Validate()
 	require.ErrorContains(t, err, "partition is a family of faults")
 }
+
+// wrapped hides its cluster's optional capabilities, as the harness's
+// watching wrapper does, and hands them over through Unwrap.
+type wrapped struct{ Cluster }
+
+func (w wrapped) Unwrap() Cluster { return w.Cluster }
+
+func TestDiskAndPacketFindTheBackendBehindAWrapper(t *testing.T) {
+	c := storageCluster{newFakeCluster(3, "n1")}
+	a := NewApplier()
+	require.NoError(t, a.Apply(context.Background(), wrapped{c}, Step{Fault: "disk", Action: "start", Targets: []string{"n2"}}).Err)
+	require.NoError(t, a.Apply(context.Background(), wrapped{wrapped{c}}, Step{Fault: "packet", Action: "start", Targets: []string{"n1"}, Loss: 0.1}).Err)
+	require.Equal(t, []string{"FillDisk n2", "LosePackets 0.1 n1"}, c.takeCalls())
+}

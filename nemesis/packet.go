@@ -28,7 +28,7 @@ const DefaultPacketLoss = 0.2
 // losePackets returns the node action that sets node's loss.
 func losePackets(loss float64) func(Cluster, context.Context, string) error {
 	return func(c Cluster, ctx context.Context, node string) error {
-		p, ok := c.(PacketFaulter)
+		p, ok := capability[PacketFaulter](c)
 		if !ok {
 			return fmt.Errorf("packet: %w (%T has no LosePackets)", ErrUnsupported, c)
 		}
