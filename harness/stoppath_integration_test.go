@@ -1,0 +1,105 @@
+package harness_test
+
+// Integration tests of the shipped shutdown regression scenarios against
+// real nodes (the dqtest-node image: dqlite 1.18.1): each must reproduce its
+// bug, with evidence, and lose no acknowledged write. They fail when CI=true
+// and Docker or the image is missing. About 90 s in all:
+//
+//	build/inroot.sh go test -tags "libsqlite3 netgo osusergo" ./harness/ -run IntegrationShutdown
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/harness/docker"
+)
+
+// runShipped runs a scenario file from scenarios/, with a fixed seed and
+// optionally another stop mode.
+func runShipped(t *testing.T, file, stopMode string) *harness.Result {
+	t.Helper()
+	sc, err := harness.LoadScenario(filepath.Join("..", "scenarios", file))
+	require.NoError(t, err)
+	seed := int64(61)
+	o := harness.Overrides{Seed: &seed}
+	if stopMode != "" {
+		o.StopMode = &stopMode
+	}
+	sc, err = o.Apply(sc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := harness.Run(ctx, sc, harness.Options{Backend: &docker.Backend{}, RunsDir: t.TempDir(), Log: slog.Default()})
+	require.NoError(t, err)
+	return res
+}
+
+// requireNoLostWrite requires the workload's checker (set: every
+// acknowledged insert in the final reads of every node) to pass.
+func requireNoLostWrite(t *testing.T, res *harness.Result) {
+	t.Helper()
+	require.NotEmpty(t, res.Checkers)
+	for _, c := range res.Checkers {
+		require.Equal(t, checker.Valid, c.Verdict, "checker %s: %s %+v", c.Checker, c.Reason, c.Anomalies)
+	}
+	require.True(t, res.Recovery.Recovered, "every node answered after the revive: %+v", res.Recovery)
+}
+
+func TestIntegrationShutdownRegressionScenariosReproduceTheirBugs(t *testing.T) {
+	cli := requireDocker(t)
+	for _, tc := range []struct {
+		file, node, kind, signature, address string
+	}{
+		{"shutdown-double-stop.yaml", "n2", "assertion", // canonical/dqlite#737
+			"SIGABRT: src/server.c:924: dqlite_node_stop: Assertion `rv == 0' failed.", "pc="},
+		{"shutdown-never-started.yaml", "n3", "signal", // canonical/dqlite#848
+			"SIGSEGV: segmentation violation at github.com/dqtest/dqtest/node._Cfunc_dqlite_node_stop", "addr="},
+		{"shutdown-handover-never-started.yaml", "n3", "signal", // canonical/dqlite#848
+			"SIGSEGV: segmentation violation at github.com/dqtest/dqtest/node._Cfunc_dqlite_node_handover", "addr="},
+		{"selftest-panic-on-stop.yaml", "n2", "go-panic",
+			`panic: self-test: panic on stop (mode "guarded") at github.com/dqtest/dqtest/node/control.selfTestPanic`, ""},
+	} {
+		t.Run(strings.TrimSuffix(tc.file, ".yaml"), func(t *testing.T) {
+			res := runShipped(t, tc.file, "")
+			require.Equal(t, checker.Valid, res.Outcome, "the bug reproduced as expected: %v", res.Reasons)
+			require.Equal(t, checker.Invalid, res.Verdict)
+			require.Len(t, res.Crashes, 1, "%+v", res.Crashes)
+			c := res.Crashes[0]
+			require.Equal(t, tc.node, c.Node)
+			require.Equal(t, tc.kind, c.Kind)
+			require.True(t, strings.HasPrefix(c.Signature, tc.signature), "signature %q", c.Signature)
+			require.True(t, c.Expected)
+			// The evidence: exit status, fault address, the log before,
+			// the fault in flight, how to rerun.
+			require.NotNil(t, c.Exit)
+			require.Equal(t, 2, c.Exit.ExitCode, "the Go runtime exits 2 after a fault in C")
+			require.Contains(t, c.Address, tc.address)
+			require.NotEmpty(t, c.Before)
+			require.NotNil(t, c.InFlight)
+			require.NotNil(t, c.InFlight.Fault, "the fault step in flight is named")
+			require.Contains(t, c.InFlight.Fault.Nodes, tc.node)
+			require.Equal(t, int64(61), c.Seed)
+			require.Equal(t, "dqtest repro "+res.Dir, c.Rerun)
+			requireNoLostWrite(t, res)
+			require.Empty(t, leftovers(t, cli, res.RunID))
+		})
+	}
+}
+
+func TestIntegrationShutdownGuardedStopAvoidsTheDoubleStopCrash(t *testing.T) {
+	cli := requireDocker(t)
+	res := runShipped(t, "shutdown-double-stop.yaml", "guarded")
+	require.Equal(t, checker.Valid, res.Verdict, "guarded, the second stop is a no-op: %v", res.Reasons)
+	require.Empty(t, res.Crashes)
+	require.Equal(t, checker.Invalid, res.Outcome, "the expected crash is missing, so the gate says so")
+	requireNoLostWrite(t, res)
+	require.Empty(t, leftovers(t, cli, res.RunID))
+}
