@@ -13,7 +13,7 @@ INROOT := DQTEST_ROOTFS=$(ROOTFS) build/inroot.sh
 TEST_FLAGS ?= -timeout 20m
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: all run test unit bench image rootfs clean matrix
+.PHONY: all run test unit bench bench-go image rootfs clean matrix
 
 all: image
 
@@ -32,8 +32,18 @@ MATRIX_FLAGS ?= --workloads append,bank,set --time-limit 60s
 matrix: image
 	bin/dqtest matrix --image $(IMAGE) $(MATRIX_FLAGS)
 
-## bench: benchmarks (not part of test).
-bench: rootfs
+## bench: the README's benchmark figures (not part of test, about 15 min):
+## dqtest's clients against a plain go-dqlite driver loop on one 3-node
+## cluster, the checker benchmarks as size -> time, and the default
+## scenario's time to verdict, cold and warm; medians of several runs.
+## Writes the README's Benchmarks section and docs/benchmarks.md
+## (cmd/dqtest-bench; BENCH_FLAGS passes it flags, e.g. -only checkers).
+BENCH_FLAGS ?=
+bench: image
+	DQTEST_ROOTFS=$(ROOTFS) DQTEST_BASE_IMAGE=$(BASE_IMAGE) go run ./cmd/dqtest-bench -image $(IMAGE) -binary bin/dqtest $(BENCH_FLAGS)
+
+## bench-go: every go benchmark in the tree, -count 5 (not part of test).
+bench-go: rootfs
 	$(INROOT) go test -tags "$(GO_TAGS)" -run '^$$' -bench . -benchmem -count 5 ./...
 
 rootfs: $(ROOTFS)/.dqtest-ready

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dqtest/dqtest/harness"
+)
+
+// figures are one invocation's measurements.
+type figures struct {
+	Started, Finished time.Time
+	Machine           string
+	Config            config
+	Overhead          []overhead
+	Checkers          []checkerRow
+	Verdict           *timeToVerdict
+}
+
+// The README's Benchmarks section is rewritten between these markers.
+const (
+	markStart = "<!-- dqtest-bench:start (written by make bench; do not edit by hand) -->"
+	markEnd   = "<!-- dqtest-bench:end -->"
+)
+
+func (f figures) write(c config) error {
+	body := f.markdown()
+	fmt.Print(body)
+	if c.doc != "" {
+		doc := "# Benchmarks\n\nWritten by `make bench` (cmd/dqtest-bench); the README's Benchmarks section\nholds the same tables.\n\n" + body
+		if err := os.WriteFile(c.doc, []byte(doc), 0o644); err != nil {
+			return err
+		}
+	}
+	if c.readme == "" {
+		return nil
+	}
+	readme, err := os.ReadFile(c.readme)
+	if err != nil {
+		return err
+	}
+	section := markStart + "\n" + body + markEnd
+	i, j := bytes.Index(readme, []byte(markStart)), bytes.Index(readme, []byte(markEnd))
+	var out []byte
+	if i >= 0 && j > i {
+		out = append(append(append([]byte{}, readme[:i]...), section...), readme[j+len(markEnd):]...)
+	} else {
+		out = append(bytes.TrimRight(readme, "\n"), []byte("\n\n## Benchmarks\n\n"+section+"\n")...)
+	}
+	return os.WriteFile(c.readme, out, 0o644)
+}
+
+func (f figures) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Measured %s on %s; every figure is a median.\n\n", f.Started.UTC().Format("2006-01-02"), f.Machine)
+	for _, o := range f.Overhead {
+		c := f.Config
+		fmt.Fprintf(&b, "**Harness overhead, %d %s** (register workload, mix %s, no rate limit, no faults, a 3-node docker cluster, %d rounds of %s per side, rotating which side goes first):\n\n",
+			o.Concurrency, plural(o.Concurrency, "client", "clients"), mixYAML(c.mix), c.rounds, c.seconds)
+		b.WriteString("| clients | completed ops/s (ok, or a cas that found another value) | per round | machine CPU busy |\n|---|---:|---|---:|\n")
+		for i, name := range o.Sides {
+			if i == sideDqtest || i == sideDriver {
+				name = "**" + name + "**"
+			}
+			fmt.Fprintf(&b, "| %s | %.0f | %s | %.0f%% |\n", name, o.Median[i], perRound(o, i), 100*o.CPUBusy[i])
+		}
+		verdict := "meets the goal of 0.9"
+		if o.Ratio < 0.9 {
+			verdict = "below the goal of 0.9: see \"Why dqtest's clients are slower\" in docs/report.md"
+		}
+		fmt.Fprintf(&b, "| **ratio dqtest / driver** | **%.2f** | %s | |\n\n", o.Ratio, verdict)
+		for i, n := range o.Failed {
+			if n > 0 {
+				fmt.Fprintf(&b, "Errors (SQLITE_BUSY and the like, all rounds), %s: %d.\n", o.Sides[i], n)
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(f.Checkers) > 0 {
+		fmt.Fprintf(&b, "**Checkers** (`go test -bench . -benchtime 1x -count %d ./checker/`: one whole check of a valid generated history per sample):\n\n", f.Config.benchCount)
+		b.WriteString("| checker | history | time per check | ops/s checked |\n|---|---|---:|---:|\n")
+		for _, r := range f.Checkers {
+			rate := "–"
+			if r.Size > 0 && r.Seconds > 0 {
+				rate = fmt.Sprintf("%.0f", float64(r.Size)/r.Seconds)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Checker, r.Case, seconds(r.Seconds), rate)
+		}
+		b.WriteString("\n")
+	}
+	if v := f.Verdict; v != nil {
+		fmt.Fprintf(&b, "**Time to verdict** (scenarios/default.yaml, seed 1: 40 s of workload with a partition and a kill; outcomes %s):\n\n", strings.Join(v.Outcomes, ", "))
+		b.WriteString("| run | image build | startup | workload | recovery | teardown | check | total |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		row := func(name string, build string, p harness.Phases) {
+			fmt.Fprintf(&b, "| %s | %s | %.1f s | %.1f s | %.1f s | %.1f s | %.2f s | **%.1f s** |\n", name, build,
+				p.Startup, p.Workload, p.Recovery, p.Teardown, p.Check, p.Total)
+		}
+		row("cold (image never built, first run on it)", fmt.Sprintf("%.1f s", v.ColdBuild), v.Cold)
+		row(fmt.Sprintf("warm (median of %d)", len(v.Warm)), "–", v.WarmMedian)
+		b.WriteString("\nCold adds the image build (from an existing binary; compiling it and importing the base image once per machine are not counted) to a run's wall time.\n\n")
+	}
+	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func perRound(o overhead, side int) string {
+	var parts []string
+	for _, r := range o.Rounds {
+		parts = append(parts, fmt.Sprintf("%.0f", r[side]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func seconds(s float64) string {
+	switch {
+	case s >= 1:
+		return fmt.Sprintf("%.2f s", s)
+	default:
+		return fmt.Sprintf("%.0f ms", s*1000)
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func contains(list, name string) bool {
+	return slices.Contains(strings.Split(list, ","), name)
+}
+
+// machine describes where the figures were measured.
+func machine() string {
+	cpu := runtime.GOARCH
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if name, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+				break
+			}
+		}
+	}
+	docker := ""
+	if out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").Output(); err == nil {
+		docker = ", Docker " + strings.TrimSpace(string(out))
+	}
+	return fmt.Sprintf("%d CPUs (%s), %s%s", runtime.NumCPU(), cpu, runtime.Version(), docker)
+}

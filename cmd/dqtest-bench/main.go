@@ -1,0 +1,135 @@
+// Command dqtest-bench measures dqtest and writes the figures into the
+// README and docs/benchmarks.md (`make bench`). Three measurements, each a
+// median of several runs, each against a baseline measured in the same
+// invocation:
+//
+//  1. Harness overhead: completed operations (ok or fail: a cas that finds
+//     another value is a completed operation) per second of dqtest's clients
+//     (harness.Run, through the nodes' control API, history recorded)
+//     against a 3-node docker cluster, side by side with a plain go-dqlite
+//     driver loop (database/sql, straight to the nodes' dqlite port) doing
+//     the same workload's operations at the same concurrency on the same
+//     cluster, rounds alternating which goes first.
+//  2. The checker benchmarks (go test -bench ./checker/), as size → time.
+//  3. Time to verdict: the default scenario's wall time by phase, cold (the
+//     image built from scratch just before, first run on it) and warm.
+//
+// It needs Docker and the node image (make image); the driver loop is pure
+// Go, so it runs on the host.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	rounds        int
+	seconds       time.Duration
+	concurrency   int
+	concurrencies []int
+	mix           map[string]int
+	image         string
+	coldImage     string
+	imageScript   string
+	binary        string
+	warm          int
+	benchCount    int
+	readme        string
+	doc           string
+	only          string
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.rounds, "rounds", 5, "overhead: rounds of (dqtest, driver) on one cluster")
+	flag.DurationVar(&c.seconds, "seconds", 15*time.Second, "overhead: how long each side runs per round")
+	concurrencies := flag.String("concurrency", "1,6", "overhead: client goroutines on each side, one measurement per value (6: the default scenario's)")
+	mix := flag.String("mix", "read:1,write:1,cas:1", "overhead: the register workload's operation mix")
+	flag.StringVar(&c.image, "image", "dqtest-node:latest", "node image for the overhead and warm runs")
+	flag.StringVar(&c.coldImage, "cold-image", "dqtest-node:bench-cold", "tag removed and rebuilt for the cold run")
+	flag.StringVar(&c.imageScript, "image-script", "build/image.sh", "script that builds the node image from a binary")
+	flag.StringVar(&c.binary, "binary", "bin/dqtest", "the dqtest binary the image is built from")
+	flag.IntVar(&c.warm, "warm", 3, "time to verdict: warm runs of the default scenario")
+	flag.IntVar(&c.benchCount, "count", 5, "checker benchmarks: go test -count")
+	flag.StringVar(&c.readme, "readme", "README.md", "README whose Benchmarks section gets the tables (empty: none)")
+	flag.StringVar(&c.doc, "doc", "docs/benchmarks.md", "file for the full figures (empty: stdout only)")
+	flag.StringVar(&c.only, "only", "overhead,checkers,verdict", "which measurements to make")
+	flag.Parse()
+	var err error
+	for _, f := range strings.Split(*concurrencies, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintln(os.Stderr, "dqtest-bench: -concurrency: want positive integers, got", f)
+			os.Exit(2)
+		}
+		c.concurrencies = append(c.concurrencies, n)
+	}
+	if c.mix, err = parseMix(*mix); err != nil {
+		fmt.Fprintln(os.Stderr, "dqtest-bench: -mix:", err)
+		os.Exit(2)
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c); err != nil {
+		fmt.Fprintln(os.Stderr, "dqtest-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, c config) error {
+	fig := figures{Started: time.Now(), Config: c}
+	fig.Machine = machine()
+	want := func(name string) bool { return contains(c.only, name) }
+	if want("overhead") {
+		for _, n := range c.concurrencies {
+			at := c
+			at.concurrency = n
+			o, err := measureOverhead(ctx, at)
+			if err != nil {
+				return fmt.Errorf("harness overhead at concurrency %d: %w", n, err)
+			}
+			fig.Overhead = append(fig.Overhead, o)
+		}
+	}
+	if want("checkers") {
+		rows, err := measureCheckers(ctx, c)
+		if err != nil {
+			return fmt.Errorf("checker benchmarks: %w", err)
+		}
+		fig.Checkers = rows
+	}
+	if want("verdict") {
+		v, err := measureTimeToVerdict(ctx, c)
+		if err != nil {
+			return fmt.Errorf("time to verdict: %w", err)
+		}
+		fig.Verdict = &v
+	}
+	fig.Finished = time.Now()
+	return fig.write(c)
+}
+
+// parseMix reads "read:1,write:1" into a workload mix.
+func parseMix(s string) (map[string]int, error) {
+	mix := map[string]int{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), ":")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < 0 {
+			return nil, fmt.Errorf("want kind:weight,..., got %q", part)
+		}
+		mix[k] = n
+	}
+	return mix, nil
+}
