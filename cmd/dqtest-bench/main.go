@@ -51,7 +51,7 @@ type config struct {
 func main() {
 	var c config
 	flag.IntVar(&c.rounds, "rounds", 5, "overhead: rounds of (dqtest, driver) on one cluster")
-	flag.DurationVar(&c.seconds, "seconds", 15*time.Second, "overhead: how long each side runs per round")
+	flag.DurationVar(&c.seconds, "seconds", 10*time.Second, "overhead: how long each side runs per round")
 	concurrencies := flag.String("concurrency", "1,6", "overhead: client goroutines on each side, one measurement per value (6: the default scenario's)")
 	mix := flag.String("mix", "read:1,write:1,cas:1", "overhead: the register workload's operation mix")
 	flag.StringVar(&c.image, "image", "dqtest-node:latest", "node image for the overhead and warm runs")
