@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +71,23 @@ type client struct {
 	opTimeout         time.Duration
 	// interval paces the slot (rate limiting); 0 means no pause.
 	interval time.Duration
+	// pace draws the slot's pauses; seeded per slot, so pacing never
+	// changes which operations a slot issues.
+	pace *rand.Rand
+}
+
+// gap is the pause before the slot's next operation: uniform in
+// [0, 2*interval), Jepsen's stagger. The mean rate is the scenario's, but
+// the slots' operations overlap at random instead of marching on a fixed
+// grid, which would hide anomalies that need concurrent operations.
+func (c *client) gap() time.Duration {
+	if c.interval <= 0 {
+		return 0
+	}
+	if c.pace == nil {
+		return c.interval
+	}
+	return time.Duration(c.pace.Int64N(2 * int64(c.interval)))
 }
 
 // loop invokes the slot's operations until the generator runs dry, the
@@ -83,12 +101,9 @@ type client struct {
 // continues as process s+concurrency, then s+2*concurrency, and so on.
 func (c *client) loop(stop, opParent context.Context, start, end time.Time) int {
 	proc := c.slot
-	// Stagger the slots over one interval so that a paced workload does
-	// not fire every client at once.
-	next := start
-	if c.concurrency > 0 {
-		next = start.Add(c.interval * time.Duration(c.slot) / time.Duration(c.concurrency))
-	}
+	// The first operation comes after a random fraction of one interval,
+	// so that a paced workload does not fire every client at once.
+	next := start.Add(c.gap() / 2)
 	for {
 		if c.interval > 0 {
 			if wait := time.Until(next); wait > 0 {
@@ -99,7 +114,7 @@ func (c *client) loop(stop, opParent context.Context, start, end time.Time) int 
 				}
 			}
 			// A slot that fell behind does not burst to catch up.
-			next = maxTime(next.Add(c.interval), time.Now())
+			next = maxTime(next.Add(c.gap()), time.Now())
 		}
 		if stop.Err() != nil || !time.Now().Before(end) {
 			return proc

@@ -385,7 +385,7 @@ func (r *run) workload(ctx context.Context, steps []nemesis.Step, applier nemesi
 		c := client{
 			slot: slot, concurrency: sc.Concurrency, node: nodes[slot%len(nodes)],
 			gen: r.wl.Generator(sc.Seed, slot), wl: r.wl, rec: r.rec, opTimeout: sc.OpTimeout,
-			interval: interval,
+			interval: interval, pace: rand.New(rand.NewPCG(uint64(sc.Seed), 0x9ace0000+uint64(slot))),
 		}
 		c.cl = r.cluster.Client(c.node)
 		spawn(&clients, fmt.Sprintf("client %d", slot), func() {

@@ -301,10 +301,19 @@ func (c *cluster) complete(r *request, out outcome) {
 	r.then(e.Type)
 }
 
+// gap is the pause before a slot's next operation, as the harness paces
+// slots (Jepsen's stagger): uniform in [0, 2*interval), so operations of
+// different slots overlap at random.
+func (c *cluster) gap() int64 {
+	if c.interval <= 0 {
+		return 0
+	}
+	return c.rng.Int64N(2 * c.interval)
+}
+
 // nextOp runs client slot cl's next operation. Slots are paced as the
-// harness paces them: one operation per interval (Concurrency/Rate), the
-// slots staggered over the first interval, and a slot that fell behind does
-// not burst to catch up.
+// harness paces them: a random gap averaging one interval (Concurrency/Rate)
+// between operations, and a slot that fell behind does not burst to catch up.
 func (c *cluster) nextOp(cl *client) {
 	if c.sched.now >= c.end || cl.done {
 		return
@@ -314,7 +323,7 @@ func (c *cluster) nextOp(cl *client) {
 		cl.done = true
 		return
 	}
-	cl.next = max(cl.next+c.interval, c.sched.now)
+	cl.next = max(cl.next+c.gap(), c.sched.now)
 	c.invoke(cl.process, cl.node, op, func(t history.Type) {
 		if t == history.Info {
 			cl.process += len(c.clients)

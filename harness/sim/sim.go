@@ -260,7 +260,7 @@ func (c *cluster) run() {
 	c.becomeLeader(c.nodes[0])
 
 	for _, cl := range c.clients {
-		cl.next = c.interval * int64(cl.slot) / int64(len(c.clients))
+		cl.next = c.gap() / 2
 		c.sched.at(cl.next, func() { c.nextOp(cl) })
 	}
 	plan := slices.Clone(cfg.Plan)
