@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -165,7 +166,7 @@ func laneTicks(lanes []int) plot.ConstantTicks {
 func (ps plotSet) latency(ss []span) (string, error) {
 	p := ps.newPlot("Latency of each operation", "latency (ms, log scale)")
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Y.Tick.Marker = logTicks{}
 	byOutcome := map[history.Type]plotter.XYs{}
 	var anomalous plotter.XYs
 	for _, s := range ss {
@@ -206,7 +207,7 @@ func (ps plotSet) quantiles(ss []span) (string, error) {
 	width := bucketWidth(ps.end, 60)
 	p := ps.newPlot(fmt.Sprintf("Latency quantiles of ok operations, per %gs", width), "latency (ms, log scale)")
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Y.Tick.Marker = logTicks{}
 	qs := []float64{0.5, 0.95, 0.99, 1}
 	mid, series := quantileSeries(ss, width, ps.end, qs)
 	for j := range qs {
@@ -316,4 +317,33 @@ func (o opBars) Plot(c draw.Canvas, p *plot.Plot) {
 				vg.Point{X: trX(s.End), Y: trY(o.lane[s.Process])})
 		}
 	}
+}
+
+// logTicks marks a log axis at 1..9 times each power of ten and labels 1,
+// 2 and 5 times it, or only the powers of ten over more than three decades.
+// (plot.LogTicks labels powers of ten only, so a range within one decade got
+// no label at all.)
+type logTicks struct{}
+
+func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+	if lo <= 0 || hi <= lo {
+		return nil
+	}
+	first, last := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
+	var ticks []plot.Tick
+	for e := first; e <= last; e++ {
+		p := math.Pow(10, e)
+		for m := 1; m <= 9; m++ {
+			v := float64(m) * p
+			if v < lo || v > hi {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if m == 1 || (last-first <= 3 && (m == 2 || m == 5)) {
+				t.Label = strconv.FormatFloat(v, 'g', 4, 64)
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
 }
