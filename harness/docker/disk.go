@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +35,8 @@ import (
 const (
 	keeperNode = "disks"
 	keeperDir  = "/disks"
-	balloon    = "dqtest-balloon"
+	// binary is dqtest in the node image, which the keeper runs too.
+	binary = "/usr/local/bin/dqtest"
 )
 
 func (c *Cluster) dataVolume(node string) string {
@@ -92,38 +94,12 @@ func (c *Cluster) dataMount(node string) []mount.Mount {
 	}}
 }
 
-// fillScript fills the volume mounted at $1. First it digs holes in
-// dqlite's open raft segments (fallocate --dig-holes turns their all-zero,
-// preallocated tails into holes; every byte reads back the same), so that
-// their space goes to the balloon too; then one fallocate of all the space
-// left (tmpfs reserves it at once), dd for whatever fallocate's rounding
-// left over, and a check that nothing is left. It prints the bytes the
-// balloon took.
-const fillScript = `set -u
-d=$1; f=$d/` + balloon + `
-for s in "$d"/open-*; do [ -f "$s" ] && fallocate --dig-holes "$s"; done
-avail() { echo $(( $(stat -f -c '%a' "$d") * $(stat -f -c '%S' "$d") )); }
-a=$(avail)
-[ "$a" -gt 0 ] && fallocate -l "$a" "$f" 2>/dev/null
-dd if=/dev/zero of="$f.rest" bs=4096 2>/dev/null
-left=$(avail)
-[ "$left" -eq 0 ] || { echo "still $left bytes free after filling $d" >&2; exit 1; }
-du -sb "$f" "$f.rest" | awk '{s += $1} END {print s}'`
-
 // FillDisk implements nemesis.DiskFaulter: it fills node's data volume to
-// the last byte with a balloon file, through the keeper, so that the node's
-// next write that needs space fails with ENOSPC.
-//
-// Why the holes: dqlite preallocates its open raft segments (3 x 8 MiB),
-// and on a file system that reserves preallocated space (tmpfs, ext4) it
-// goes on writing into them for tens of seconds after the disk is full, so
-// a short disk fault would never touch it. Turning the segments' unwritten,
-// all-zero tails into holes and giving that space to the balloon makes the
-// fault bite at the next append, as it would on a file system whose
-// preallocation reserves nothing (copy-on-write, thin provisioning). No
-// byte dqlite reads changes. The node is frozen (docker pause) while the
-// holes are dug, so no write of dqlite's lands in a block being punched; a
-// node that is paused or not running already is left as it is.
+// the last byte, through the keeper (`dqtest disk fill`, FillVolume), so
+// that the node's next append that needs space fails with ENOSPC. The node
+// is frozen (docker pause) while the preallocated tails of its raft
+// segments are released, so that none of its writes lands in a range being
+// punched; a node that is paused or not running is left as it is.
 func (c *Cluster) FillDisk(ctx context.Context, name string) error {
 	return c.nodeOp(ctx, "fill disk", name, func(ctx context.Context, n *node) error {
 		s, err := c.inspect(ctx, n)
@@ -144,11 +120,15 @@ func (c *Cluster) FillDisk(ctx context.Context, name string) error {
 				}
 			}()
 		}
-		out, err := c.keeperExec(ctx, []string{"sh", "-c", fillScript, "sh", keeperDir + "/" + n.name})
+		out, err := c.keeperExec(ctx, []string{binary, "disk", "fill", keeperDir + "/" + n.name})
 		if err != nil {
 			return err
 		}
-		c.log.Info("disk filled", "node", name, "balloon_bytes", strings.TrimSpace(out))
+		var fill Fill
+		if err := json.Unmarshal([]byte(out), &fill); err != nil {
+			return fmt.Errorf("reading the fill's report %q: %w", out, err)
+		}
+		c.log.Info("disk filled", "node", name, "released_bytes", fill.Released, "balloon_bytes", fill.Balloon)
 		return nil
 	})
 }
@@ -156,8 +136,7 @@ func (c *Cluster) FillDisk(ctx context.Context, name string) error {
 // FreeDisk implements nemesis.DiskFaulter: it deletes the balloon.
 func (c *Cluster) FreeDisk(ctx context.Context, name string) error {
 	return c.nodeOp(ctx, "free disk", name, func(ctx context.Context, n *node) error {
-		f := keeperDir + "/" + n.name + "/" + balloon
-		_, err := c.keeperExec(ctx, []string{"rm", "-f", f, f + ".rest"})
+		_, err := c.keeperExec(ctx, []string{binary, "disk", "free", keeperDir + "/" + n.name})
 		return err
 	})
 }

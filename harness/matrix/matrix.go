@@ -76,6 +76,10 @@ type Cell struct {
 	// Wall is the cell's wall-clock seconds, start-up to teardown and
 	// checking.
 	Wall float64 `json:"wall_s"`
+	// Recovery is whether the cluster recovered after the faults were
+	// healed (a leader, every node answering), which the outcome alone
+	// does not say.
+	Recovery harness.Recovery `json:"recovery"`
 
 	sc harness.Scenario
 }
@@ -196,6 +200,9 @@ func Run(ctx context.Context, spec Spec, dir string, opts harness.Options, progr
 		run, err := harness.Run(ctx, c.sc, o)
 		c.Wall = time.Since(began).Seconds()
 		c.Run = report.Summarize(c.Scenario, run, err)
+		if run != nil {
+			c.Recovery = run.Recovery
+		}
 		c.Status = status(c.Run.Outcome, c.ExpectFail != "")
 		if progress != nil {
 			progress(*c)

@@ -82,8 +82,8 @@ func TestJUnitShowsAnExpectedFailureAsAPassThatSaysSo(t *testing.T) {
 	failing := report.RunSummary{Scenario: "bank-disk", Backend: "docker", Verdict: checker.Invalid, Outcome: checker.Invalid,
 		Reasons: []string{"bank checker: 2 anomalies"}, Anomalies: []report.Finding{{Kind: "wrong-total", Detail: "read 90"}}}
 	res := &Result{Name: "m", Start: time.Now(), Cells: []Cell{
-		{Workload: "bank", Nemesis: "disk", ExpectFail: "known bug", Status: ExpectedFail, Run: failing},
-		{Workload: "bank", Nemesis: "kill", Status: Failed, Run: failing},
+		{Workload: "bank", Nemesis: "disk", ExpectFail: "known bug", Status: ExpectedFail, Run: failing, Recovery: harness.Recovery{Recovered: true}},
+		{Workload: "bank", Nemesis: "kill", Status: Failed, Run: failing, Recovery: harness.Recovery{Error: "n1 does not answer"}},
 		{Workload: "set", Nemesis: "kill", Status: Skipped},
 	}}
 	var b bytes.Buffer
@@ -104,6 +104,8 @@ func TestJUnitShowsAnExpectedFailureAsAPassThatSaysSo(t *testing.T) {
 	require.NoError(t, WriteTable(&table, res))
 	require.Contains(t, table.String(), "expected to fail: known bug; 1 x wrong-total")
 	require.Contains(t, table.String(), "3 cells: 0 passed, 1 failed, 1 expected to fail")
+	require.Contains(t, table.String(), "1 x wrong-total; did not recover: n1 does not answer")
+	require.Contains(t, table.String(), "1 cells ended with a cluster that did not recover")
 	require.Contains(t, table.String(), "matrix outcome: invalid")
 }
 

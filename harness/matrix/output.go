@@ -39,8 +39,17 @@ func WriteTable(w io.Writer, res *Result) error {
 	}
 	n := Counts(res.Cells)
 	ran := len(res.Cells) - n[Skipped]
+	stuck := 0
+	for _, c := range res.Cells {
+		if !c.Recovery.Recovered && c.Run.Error == "" && c.Status != Skipped {
+			stuck++
+		}
+	}
 	fmt.Fprintf(w, "\n%d cells: %d passed, %d failed, %d expected to fail, %d passed though expected to fail, %d unknown, %d skipped\n",
 		len(res.Cells), n[Passed], n[Failed], n[ExpectedFail], n[UnexpectedPass], n[Unknown], n[Skipped])
+	if stuck > 0 {
+		fmt.Fprintf(w, "%d cells ended with a cluster that did not recover after healing (see their findings)\n", stuck)
+	}
 	if ran > 0 {
 		fmt.Fprintf(w, "wall %s in all; per cell: start-up %.1f s, teardown %.1f s on average\n",
 			secs(res.Wall), startup/float64(ran), teardown/float64(ran))
@@ -71,6 +80,9 @@ func findings(c Cell) string {
 	}
 	for _, cr := range c.Run.Crashes {
 		parts = append(parts, "crash "+cr.Detail)
+	}
+	if !c.Recovery.Recovered && c.Run.Error == "" && c.Status != Skipped {
+		parts = append(parts, "did not recover: "+firstLine(c.Recovery.Error))
 	}
 	if c.Run.Error != "" {
 		parts = append(parts, "error: "+firstLine(c.Run.Error))
