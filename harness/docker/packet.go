@@ -30,8 +30,7 @@ const lossChain = "dqtest-loss"
 
 // lossScript replaces the loss chain's rules with its arguments and makes
 // sure INPUT jumps to it, in one iptables-restore commit like partitions.
-const lossScript = `printf '%s\n' '*filter' ':` + lossChain + ` - [0:0]' "$@" COMMIT | iptables-restore -w --noflush &&
-{ iptables -w -C INPUT -j ` + lossChain + ` 2>/dev/null || iptables -w -A INPUT -j ` + lossChain + `; }`
+var lossScript = chainScript(lossChain, "-A INPUT")
 
 // LosePackets implements nemesis.PacketFaulter. A node that is paused or not
 // running gets its rules when it is resumed or restarted.

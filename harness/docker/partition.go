@@ -35,8 +35,15 @@ const ruleChain = "dqtest"
 // rulesScript replaces the chain's rules with its arguments and makes sure
 // INPUT jumps to it. Addresses are passed as separate arguments, never
 // spliced into the script.
-const rulesScript = `printf '%s\n' '*filter' ':` + ruleChain + ` - [0:0]' "$@" COMMIT | iptables-restore -w --noflush &&
-{ iptables -w -C INPUT -j ` + ruleChain + ` 2>/dev/null || iptables -w -I INPUT 1 -j ` + ruleChain + `; }`
+var rulesScript = chainScript(ruleChain, "-I INPUT 1")
+
+// chainScript is the script that replaces chain's rules with its arguments
+// in one iptables-restore commit and makes sure INPUT jumps to the chain,
+// adding the jump with the given insert or append command.
+func chainScript(chain, add string) string {
+	return `printf '%s\n' '*filter' ':` + chain + ` - [0:0]' "$@" COMMIT | iptables-restore -w --noflush &&
+{ iptables -w -C INPUT -j ` + chain + ` 2>/dev/null || iptables -w ` + add + ` -j ` + chain + `; }`
+}
 
 // Partition implements nemesis.Cluster. It replaces the partition in force on
 // every node. A node that is paused or not running gets its rules when it is
