@@ -164,7 +164,9 @@ func laneTicks(lanes []int) plot.ConstantTicks {
 
 // latency draws each completed operation's latency at its invoke time.
 func (ps plotSet) latency(ss []span) (string, error) {
-	p := ps.newPlot("Latency of each operation", "latency (ms, log scale)")
+	// A short axis label: gonum pads the plot by a label longer than the
+	// axis, which left a band of white above the data.
+	p := ps.newPlot("Latency of each operation (log scale)", "ms")
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = logTicks{}
 	byOutcome := map[history.Type]plotter.XYs{}
@@ -205,7 +207,7 @@ func (ps plotSet) latency(ss []span) (string, error) {
 // ok latencies per time bucket.
 func (ps plotSet) quantiles(ss []span) (string, error) {
 	width := bucketWidth(ps.end, 60)
-	p := ps.newPlot(fmt.Sprintf("Latency quantiles of ok operations, per %gs", width), "latency (ms, log scale)")
+	p := ps.newPlot(fmt.Sprintf("Latency quantiles of ok operations, per %gs (log scale)", width), "ms")
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = logTicks{}
 	qs := []float64{0.5, 0.95, 0.99, 1}
