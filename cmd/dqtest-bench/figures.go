@@ -17,10 +17,13 @@ import (
 type figures struct {
 	Started, Finished time.Time
 	Machine           string
-	Config            config
-	Overhead          []overhead
-	Checkers          []checkerRow
-	Verdict           *timeToVerdict
+	// Background is the share of CPU time in use by other work during the
+	// 5 s before the measurements.
+	Background float64
+	Config     config
+	Overhead   []overhead
+	Checkers   []checkerRow
+	Verdict    *timeToVerdict
 }
 
 // The README's Benchmarks section is rewritten between these markers.
@@ -58,7 +61,8 @@ func (f figures) write(c config) error {
 
 func (f figures) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s on %s; every figure is a median.\n\n", f.Started.UTC().Format("2006-01-02"), f.Machine)
+	fmt.Fprintf(&b, "Measured %s on %s; every figure is a median. Before it started, other work kept the machine's CPUs %.0f%% busy.\n\n",
+		f.Started.UTC().Format("2006-01-02"), f.Machine, 100*f.Background)
 	for _, o := range f.Overhead {
 		c := f.Config
 		fmt.Fprintf(&b, "**Harness overhead, %d %s** (register workload, mix %s, no rate limit, no faults, a 3-node docker cluster, %d rounds of %s per side, rotating which side goes first):\n\n",

@@ -90,6 +90,15 @@ func main() {
 func run(ctx context.Context, c config) error {
 	fig := figures{Started: time.Now(), Config: c}
 	fig.Machine = machine()
+	// How busy the machine is before dqtest-bench does anything: other
+	// work lowers every figure below, and this says how much there was.
+	before := cpuTimes()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(5 * time.Second):
+	}
+	fig.Background = cpuTimes().busySince(before)
 	want := func(name string) bool { return contains(c.only, name) }
 	if want("overhead") {
 		for _, n := range c.concurrencies {
