@@ -69,11 +69,7 @@ func WriteDir(dir string) error {
 // WriteHTML writes the run's report: one self-contained HTML page (inline
 // CSS, plots as PNG data URIs, no script, nothing fetched).
 func WriteHTML(w io.Writer, r *Run) error {
-	p, err := newPage(r)
-	if err != nil {
-		return err
-	}
-	return tmpl.Execute(w, p)
+	return tmpl.Execute(w, newPage(r))
 }
 
 // page is what the template shows.
@@ -112,7 +108,7 @@ type nodeRow struct {
 	harness.NodeExit
 }
 
-func newPage(r *Run) (*page, error) {
+func newPage(r *Run) *page {
 	res := &r.Result
 	p := &page{Run: r, Res: res, Plots: map[string]template.URL{}, Generated: time.Now()}
 	p.Headline = headline(res)
@@ -164,7 +160,7 @@ func newPage(r *Run) (*page, error) {
 	for _, n := range names {
 		p.Nodes = append(p.Nodes, nodeRow{Node: n, NodeExit: res.Nodes[n]})
 	}
-	return p, nil
+	return p
 }
 
 // headline is the one sentence under the verdict.

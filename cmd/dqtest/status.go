@@ -62,16 +62,17 @@ func (s *statusLine) Begin(scenario string, limit time.Duration) {
 	s.firstOp, s.lastTime, s.wallFirst = -1, 0, time.Time{}
 	s.ok, s.fail, s.info = 0, 0, 0
 	s.faults = map[string][]string{}
-	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	s.stop, s.stopped = stop, stopped
 	s.drawLocked()
 	s.mu.Unlock()
 	go func() {
-		defer close(s.stopped)
+		defer close(stopped)
 		tick := time.NewTicker(250 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
-			case <-s.stop:
+			case <-stop:
 				return
 			case <-tick.C:
 				s.mu.Lock()
@@ -115,8 +116,11 @@ func (s *statusLine) Observe(e history.Event) {
 // End stops redrawing and leaves the run's last line on screen, with the
 // outcome.
 func (s *statusLine) End(outcome checker.Verdict) {
-	close(s.stop)
-	<-s.stopped
+	s.mu.Lock()
+	stop, stopped := s.stop, s.stopped
+	s.mu.Unlock()
+	close(stop)
+	<-stopped
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.clearLocked()
