@@ -35,7 +35,7 @@ type Finding struct {
 // failed, are skipped but keep their number) by signature, most frequent
 // first.
 func Findings(results []*Result) []Finding {
-	var out []Finding
+	out := []Finding{}
 	index := map[string]int{}
 	for run, res := range results {
 		if res == nil {

@@ -39,12 +39,13 @@ const hangShare = 0.85
 type watchedCluster struct {
 	Cluster
 	deadline time.Duration
+	stopMode string
 	log      *slog.Logger
 	record   func(history.Event)
 	now      func() int64 // history time, for the findings
 
 	mu    sync.Mutex
-	hangs []Crash
+	found []Crash // hangs and connections left open, in order
 }
 
 var (
@@ -68,7 +69,66 @@ func (w *watchedCluster) HoldTxn(ctx context.Context, node string) error {
 }
 
 func (w *watchedCluster) Stop(ctx context.Context, node string) error {
-	return w.watch(ctx, "stop", node, w.Cluster.Stop)
+	at := w.now()
+	err := w.watch(ctx, "stop", node, w.Cluster.Stop)
+	if err == nil && w.stopMode != "bypass" {
+		w.checkClosed(ctx, node, at)
+	}
+	return err
+}
+
+// connLister is a backend that can list the established connections of a
+// node's dqlite port (docker).
+type connLister interface {
+	OpenConnections(ctx context.Context, node string) ([]string, error)
+}
+
+// openConnsGrace is how long connections may take to close after a stop
+// returned before they count as left open.
+const openConnsGrace = time.Second
+
+// checkClosed looks, after a stop that returned (guarded or unguarded: the
+// C node stopped), for established connections on the node's dqlite port:
+// dqlite_node_stop closes them all, and one left open leaves its client
+// waiting for an answer that never comes (canonical/dqlite PR 761). Still
+// open after openConnsGrace, they are a finding.
+func (w *watchedCluster) checkClosed(ctx context.Context, node string, at int64) {
+	cl, ok := w.Cluster.(connLister)
+	if !ok {
+		return
+	}
+	var conns []string
+	for _, wait := range []time.Duration{0, openConnsGrace} {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		var err error
+		conns, err = cl.OpenConnections(lctx, node)
+		cancel()
+		if err != nil {
+			w.log.Debug("listing open connections after a stop", "node", node, "error", err)
+			return
+		}
+		if len(conns) == 0 {
+			return
+		}
+	}
+	w.log.Warn("connections left open after the stop", "node", node, "peers", conns)
+	w.add(Crash{
+		Node: node, Kind: "open-connections", Count: 1,
+		Signature: "connections left open after stop",
+		Lines:     append([]string{fmt.Sprintf("%d connection(s) of %s's dqlite port still established %s after its stop returned; peers:", len(conns), node, openConnsGrace)}, conns...),
+		InFlight:  &InFlight{At: float64(at) / 1e9, Fault: &history.Event{Process: history.Nemesis, F: "stop", Nodes: []string{node}, Time: at}, Relation: "in_flight"},
+	})
+}
+
+func (w *watchedCluster) add(c Crash) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.found = append(w.found, c)
 }
 
 func (w *watchedCluster) Start(ctx context.Context, node string) error {
@@ -101,8 +161,7 @@ func (w *watchedCluster) watch(ctx context.Context, op, node string, f func(cont
 		e.Error = kerr.Error()
 	}
 	w.record(e)
-	w.mu.Lock()
-	w.hangs = append(w.hangs, Crash{
+	w.add(Crash{
 		Node: node, Kind: "hang", Count: 1,
 		Signature: "hang: " + op + " exceeded its deadline",
 		Lines: []string{
@@ -112,7 +171,6 @@ func (w *watchedCluster) watch(ctx context.Context, op, node string, f func(cont
 		},
 		InFlight: &InFlight{At: float64(at) / 1e9, Fault: &history.Event{Process: history.Nemesis, F: op, Nodes: []string{node}, Time: at}, Relation: "in_flight"},
 	})
-	w.mu.Unlock()
 	return fmt.Errorf("%w (hung for %s: the harness killed the node)", err, took.Round(time.Millisecond))
 }
 
@@ -128,7 +186,7 @@ func (w *watchedCluster) findings() []Crash {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []Crash
-	for _, h := range w.hangs {
+	for _, h := range w.found {
 		i := -1
 		for j, o := range out {
 			if o.Node == h.Node && o.Signature == h.Signature {
@@ -148,7 +206,7 @@ func (w *watchedCluster) findings() []Crash {
 func (r *run) watch(c Cluster) Cluster {
 	r.deadExits = map[string]NodeExit{}
 	r.watched = &watchedCluster{
-		Cluster: c, deadline: r.sc.StopDeadline, log: r.log, record: r.rec.write,
+		Cluster: c, deadline: r.sc.StopDeadline, stopMode: r.sc.StopMode, log: r.log, record: r.rec.write,
 		now: func() int64 { return time.Since(r.rec.start).Nanoseconds() },
 	}
 	return r.watched

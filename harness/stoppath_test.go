@@ -277,3 +277,59 @@ func TestFindingsAreDeduplicatedBySignatureAcrossNodesAndRuns(t *testing.T) {
 	require.Equal(t, checker.Invalid, SummarizeRepeats(valid, results, nil).Outcome, "expected valid: the worst run decides")
 	require.Equal(t, checker.Valid, SummarizeRepeats(valid, []*Result{run(1, checker.Valid, nil)}, nil).Outcome)
 }
+
+// leakyCluster lists open connections of its dqlite port after a stop:
+// open[n] answers in turn, the last one repeated.
+type leakyCluster struct {
+	*stubCluster
+	mu   sync.Mutex
+	open map[string][][]string
+	asks int
+}
+
+func (l *leakyCluster) OpenConnections(_ context.Context, n string) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.asks++
+	answers := l.open[n]
+	if len(answers) == 0 {
+		return nil, nil
+	}
+	a := answers[0]
+	if len(answers) > 1 {
+		l.open[n] = answers[1:]
+	}
+	return a, nil
+}
+
+func TestConnectionsLeftOpenAfterAStopAreAFinding(t *testing.T) {
+	peer := []string{"172.29.1.12:40112"}
+	for _, tc := range []struct {
+		name     string
+		mode     string
+		open     [][]string
+		findings int
+		asks     int
+	}{
+		{"none open: nothing to find", "guarded", nil, 0, 1},
+		{"closing within the grace: nothing to find", "unguarded", [][]string{peer, nil}, 0, 2},
+		{"still open after the grace: a finding", "guarded", [][]string{peer, peer}, 1, 2},
+		{"a bypass stop leaves the C node running: not checked", "bypass", [][]string{peer, peer}, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &leakyCluster{stubCluster: newStubCluster(), open: map[string][][]string{"n1": tc.open}}
+			l.nodes = NodeNames(3)
+			w := &watchedCluster{Cluster: l, deadline: time.Second, stopMode: tc.mode, log: quiet,
+				record: func(history.Event) {}, now: func() int64 { return 0 }}
+			require.NoError(t, w.Stop(context.Background(), "n1"))
+			require.Equal(t, tc.asks, l.asks)
+			found := w.findings()
+			require.Len(t, found, tc.findings)
+			if tc.findings > 0 {
+				require.Equal(t, "open-connections", found[0].Kind)
+				require.Equal(t, "connections left open after stop", found[0].Signature)
+				require.Contains(t, found[0].Lines, peer[0])
+			}
+		})
+	}
+}

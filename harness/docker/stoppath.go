@@ -2,7 +2,9 @@ package docker
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/dqtest/dqtest/node/control"
 )
@@ -48,4 +50,27 @@ func (p controlPlane) forming(sts []nodeStatus) ([]nodeStatus, int) {
 		}
 	}
 	return out, len(out)
+}
+
+// OpenConnections lists the established TCP connections of node's dqlite
+// port (its server side), as `ss` inside the container sees them: the
+// peers' addresses. After dqlite_node_stop has returned there should be
+// none; canonical/dqlite PR 761 fixed connections left open, unresponsive,
+// after a stop while a barrier was in progress.
+func (c *Cluster) OpenConnections(ctx context.Context, name string) ([]string, error) {
+	var peers []string
+	err := c.nodeOp(ctx, "list open connections of", name, func(ctx context.Context, n *node) error {
+		out, err := execOutput(ctx, n.ctr, []string{"ss", "-Htn", "state", "established", fmt.Sprintf("( sport = :%d )", raftPort)})
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			// Recv-Q Send-Q Local Peer (state is left out with a filter).
+			if f := strings.Fields(line); len(f) >= 4 {
+				peers = append(peers, f[3])
+			}
+		}
+		return nil
+	})
+	return peers, err
 }
