@@ -13,7 +13,7 @@ INROOT := DQTEST_ROOTFS=$(ROOTFS) build/inroot.sh
 TEST_FLAGS ?= -timeout 20m
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: all run test unit bench bench-go image rootfs clean matrix
+.PHONY: all run test unit bench bench-go image rootfs clean matrix shutdown hunt
 
 all: image
 
@@ -31,6 +31,22 @@ test: image
 MATRIX_FLAGS ?= --workloads append,bank,set --time-limit 60s
 matrix: image
 	bin/dqtest matrix --image $(IMAGE) $(MATRIX_FLAGS)
+
+## shutdown: the shutdown scenarios (stop modes, dqlite's stop-path bugs)
+## in each stop mode: the scenario x stop mode table of docs/shutdown.md.
+## About 15 min; not part of test.
+SHUTDOWN_SCENARIOS ?= $(wildcard scenarios/shutdown-*.yaml)
+shutdown: image
+	@for mode in guarded unguarded bypass; do \
+	  bin/dqtest run --image $(IMAGE) --stop-mode $$mode $(SHUTDOWN_SCENARIOS); \
+	done; true
+
+## hunt: rare shutdown races (dqlite#855, #857, PR 762) hunted with
+## --repeat: every run must stay valid; a crash found fails with its
+## evidence. About 20 min at the default REPEAT; not part of test.
+REPEAT ?= 8
+hunt: image
+	bin/dqtest run --image $(IMAGE) --repeat $(REPEAT) $(wildcard scenarios/hunt-*.yaml)
 
 ## bench: the README's benchmark figures (not part of test, about 15 min):
 ## dqtest's clients against a plain go-dqlite driver loop on one 3-node
