@@ -162,7 +162,7 @@ func (w *watchedCluster) watch(ctx context.Context, op, node string, f func(cont
 	}
 	w.record(e)
 	w.add(Crash{
-		Node: node, Kind: "hang", Count: 1,
+		Node: node, Kind: "hang", Count: 1, LogTime: time.Now().UTC().Format(time.RFC3339Nano),
 		Signature: "hang: " + op + " exceeded its deadline",
 		Lines: []string{
 			fmt.Sprintf("%s of %s did not succeed within its deadline of %s (took %s)", op, node, limit.Round(time.Millisecond), took.Round(time.Millisecond)),
@@ -227,7 +227,39 @@ func (r *run) addStopPathFindings(events []history.Event) {
 	}
 	for _, h := range r.watched.findings() {
 		h.Tail = tails[h.Node]
+		if h.LogTime != "" {
+			h.Before = logLinesUntil(r.reports, h.Node, h.LogTime)
+		}
 		r.res.Crashes = append(r.res.Crashes, h)
 	}
 	attachEvidence(r.res.Crashes, events, r.rec.start, r.stepTimeout(), r.sc.Seed, r.dir, r.deadExits, final)
+}
+
+// logLinesUntil returns node's last log lines up to the time t (RFC 3339):
+// what it was doing when it hung, not what it did after its restart.
+func logLinesUntil(reports []NodeReport, node, t string) []string {
+	until, err := time.Parse(time.RFC3339Nano, t)
+	if err != nil {
+		return nil
+	}
+	for _, rep := range reports {
+		if rep.Node != node {
+			continue
+		}
+		lines := splitLines(rep.Log)
+		end := 0
+		for i, l := range lines {
+			m := timeRE.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			if lt, err := time.Parse(time.RFC3339Nano, m[1]); err == nil && lt.After(until) {
+				break
+			}
+			end = i + 1
+		}
+		before, _ := logLinesBefore(lines[:end], crashBeforeLines)
+		return before
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 //	stop-with-open-txn      the leader holds a write transaction open;
 //	                        stop it                                      undo: start
 //	stop-after-start        stop, start, and stop again at once          undo: start
+//	handover-after-stop     stop a node, then ask it to hand over        undo: start
 //	never-started           stop, then hand over, a node that never
 //	                        started (dqtest node --no-start)             instantaneous
 //	handover-never-started  the same, handover first                     instantaneous
@@ -35,6 +36,7 @@ var stopFaults = []fault{
 	{name: "stop-during-handover", minNodes: 2, shape: shapeLeader, act: stopDuringHandover, undo: Cluster.Start},
 	{name: "stop-with-open-txn", minNodes: 1, shape: shapeLeader, act: stopWithOpenTxn, undo: Cluster.Start},
 	{name: "stop-after-start", minNodes: 1, shape: shapeSpec, act: stopAfterStart, undo: Cluster.Start},
+	{name: "handover-after-stop", minNodes: 1, shape: shapeSpec, act: handoverAfterStop, undo: Cluster.Start},
 	{name: "never-started", minNodes: 1, shape: shapeOne, instant: true, act: neverStarted(false)},
 	{name: "handover-never-started", minNodes: 1, shape: shapeOne, instant: true, act: neverStarted(true)},
 	{name: "stop-start-loop", minNodes: 1, shape: shapeSpec, instant: true, act: stopStartLoop},
@@ -254,6 +256,25 @@ func stopAfterStart(ctx context.Context, c Cluster, targets []string) ([]string,
 			continue
 		}
 		done = append(done, n)
+	}
+	return done, cs.list, errors.Join(errs...)
+}
+
+// handoverAfterStop stops each target and then asks it to hand over: in
+// unguarded mode dqlite_node_handover on a stopped node never returns (a
+// hang); guarded, the handover is refused as not running. The handover is
+// asked for only if the stop worked.
+func handoverAfterStop(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
+	cs := newCalls()
+	var done []string
+	var errs []error
+	for _, n := range targets {
+		if err := cs.do(ctx, "stop", n, stopOf(c)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		done = append(done, n)
+		errs = append(errs, cs.do(ctx, "handover", n, handoverOf(c)))
 	}
 	return done, cs.list, errors.Join(errs...)
 }

@@ -47,6 +47,8 @@ func TestStopPathFaultsMakeTheirCallsInOrder(t *testing.T) {
 			[]string{"Leader", "HoldTxn n2", "Stop n2"}, []string{"n2"}, []string{"Start n2"}},
 		{"stop-after-start stops again right after the start", start("stop-after-start", "n3"),
 			[]string{"Stop n3", "Start n3", "Stop n3"}, []string{"n3"}, []string{"Start n3"}},
+		{"handover-after-stop stops, then hands over", start("handover-after-stop", "n2"),
+			[]string{"Stop n2", "Handover n2"}, []string{"n2"}, []string{"Start n2"}},
 		{"never-started stops, then hands over", start("never-started", "n3"),
 			[]string{"Stop n3", "Handover n3"}, []string{"n3"}, nil},
 		{"handover-never-started hands over, then stops", start("handover-never-started", "n3"),

@@ -127,6 +127,8 @@ func printFindings(w io.Writer, res *harness.Result) {
 		var facts []string
 		if c.Signal != "" {
 			facts = append(facts, "signal "+c.Signal)
+		} else if c.Exit != nil && c.Exit.Signal != "" {
+			facts = append(facts, "killed by "+c.Exit.Signal)
 		}
 		if c.Exit != nil {
 			facts = append(facts, fmt.Sprintf("exit status %d", c.Exit.ExitCode))
