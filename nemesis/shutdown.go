@@ -21,8 +21,8 @@ import (
 //	stop-after-start        stop, start, and stop again at once          undo: start
 //	handover-after-stop     stop a node, then ask it to hand over        undo: start
 //	never-started           stop, then hand over, a node that never
-//	                        started (dqtest node --no-start)             instantaneous
-//	handover-never-started  the same, handover first                     instantaneous
+//	                        started (dqtest node --no-start)             undo: start
+//	handover-never-started  the same, handover first                     undo: start
 //	stop-start-loop         five stop/start cycles back to back          instantaneous
 //
 // Apart from Cluster they may need a backend that can hold a transaction
@@ -37,8 +37,8 @@ var stopFaults = []fault{
 	{name: "stop-with-open-txn", minNodes: 1, shape: shapeLeader, act: stopWithOpenTxn, undo: Cluster.Start},
 	{name: "stop-after-start", minNodes: 1, shape: shapeSpec, act: stopAfterStart, undo: Cluster.Start},
 	{name: "handover-after-stop", minNodes: 1, shape: shapeSpec, act: handoverAfterStop, undo: Cluster.Start},
-	{name: "never-started", minNodes: 1, shape: shapeOne, instant: true, act: neverStarted(false)},
-	{name: "handover-never-started", minNodes: 1, shape: shapeOne, instant: true, act: neverStarted(true)},
+	{name: "never-started", minNodes: 1, shape: shapeOne, act: neverStarted(false), undo: Cluster.Start},
+	{name: "handover-never-started", minNodes: 1, shape: shapeOne, act: neverStarted(true), undo: Cluster.Start},
 	{name: "stop-start-loop", minNodes: 1, shape: shapeSpec, instant: true, act: stopStartLoop},
 }
 
@@ -283,7 +283,9 @@ func handoverAfterStop(ctx context.Context, c Cluster, targets []string) ([]stri
 // other way round): in unguarded mode either C call segfaults
 // (canonical/dqlite#848); guarded, both are refused as not running. The
 // target must run `dqtest node --no-start` (a scenario's node_args). Both
-// calls are made whatever the first did.
+// calls are made whatever the first did. The undo starts the node: it
+// joins the cluster (on the simulator, which has no never-started nodes,
+// it comes back from the stop).
 func neverStarted(handoverFirst bool) func(context.Context, Cluster, []string) ([]string, []Call, error) {
 	return func(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
 		cs := newCalls()
@@ -297,7 +299,7 @@ func neverStarted(handoverFirst bool) func(context.Context, Cluster, []string) (
 				errs = append(errs, cs.do(ctx, tc.name, n, tc.f))
 			}
 		}
-		return nil, cs.list, errors.Join(errs...)
+		return targets, cs.list, errors.Join(errs...)
 	}
 }
 
