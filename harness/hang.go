@@ -46,6 +46,9 @@ type watchedCluster struct {
 
 	mu    sync.Mutex
 	found []Crash // hangs and connections left open, in order
+	// paused counts the pauses in force per node: a frozen process does
+	// not answer, which is the pause working, not a hang.
+	paused map[string]int
 }
 
 var (
@@ -139,16 +142,43 @@ func (w *watchedCluster) Handover(ctx context.Context, node string) error {
 	return w.watch(ctx, "handover", node, w.Cluster.Handover)
 }
 
+func (w *watchedCluster) Pause(ctx context.Context, node string) error {
+	w.mu.Lock()
+	if w.paused == nil {
+		w.paused = map[string]int{}
+	}
+	w.paused[node]++
+	w.mu.Unlock()
+	return w.Cluster.Pause(ctx, node)
+}
+
+func (w *watchedCluster) Resume(ctx context.Context, node string) error {
+	err := w.Cluster.Resume(ctx, node)
+	if err == nil {
+		w.mu.Lock()
+		w.paused[node] = max(w.paused[node]-1, 0)
+		w.mu.Unlock()
+	}
+	return err
+}
+
+func (w *watchedCluster) isPaused(node string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.paused[node] > 0
+}
+
 func (w *watchedCluster) watch(ctx context.Context, op, node string, f func(context.Context, string) error) error {
 	cctx, cancel := context.WithTimeout(ctx, w.deadline)
 	defer cancel()
 	began := time.Now()
 	at := w.now()
+	pausedBefore := w.isPaused(node)
 	err := f(cctx, node)
 	took := time.Since(began)
 	deadline, _ := cctx.Deadline()
 	limit := deadline.Sub(began)
-	if err == nil || float64(took) < hangShare*float64(limit) {
+	if err == nil || float64(took) < hangShare*float64(limit) || pausedBefore || w.isPaused(node) {
 		return err
 	}
 	w.log.Warn("node hung: killing it", "node", node, "op", op, "took", took.Round(time.Millisecond), "deadline", limit.Round(time.Millisecond), "error", err)

@@ -333,3 +333,17 @@ func TestConnectionsLeftOpenAfterAStopAreAFinding(t *testing.T) {
 		})
 	}
 }
+
+func TestAStopOfAPausedNodeIsNoHang(t *testing.T) {
+	h := &hangingCluster{stubCluster: newStubCluster(), hang: map[string]bool{"n2": true}}
+	h.nodes = NodeNames(3)
+	w := &watchedCluster{Cluster: h, deadline: 100 * time.Millisecond, log: quiet,
+		record: func(history.Event) {}, now: func() int64 { return 0 }}
+	require.NoError(t, w.Pause(context.Background(), "n2"))
+	require.Error(t, w.Stop(context.Background(), "n2"))
+	require.Empty(t, w.findings(), "a frozen process does not answer: the pause working")
+	require.Empty(t, h.killed)
+	require.NoError(t, w.Resume(context.Background(), "n2"))
+	require.Error(t, w.Stop(context.Background(), "n2"))
+	require.Len(t, w.findings(), 1, "thawed, the same silence is a hang")
+}
