@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -169,23 +170,68 @@ func stopOf(c Cluster) func(context.Context, string) error     { return c.Stop }
 func startOf(c Cluster) func(context.Context, string) error    { return c.Start }
 func handoverOf(c Cluster) func(context.Context, string) error { return c.Handover }
 
-// doubleStop stops each target twice in a row: in unguarded mode the second
-// dqlite_node_stop fails an assertion (canonical/dqlite#737); guarded, it
-// is a no-op. A node whose first stop failed is not stopped again.
-func doubleStop(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
-	cs := newCalls()
-	var done []string
-	var errs []error
-	for _, n := range targets {
-		if err := cs.do(ctx, "stop", n, stopOf(c)); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		done = append(done, n)
-		errs = append(errs, cs.do(ctx, "stop", n, stopOf(c)))
-	}
-	return done, cs.list, errors.Join(errs...)
+// seqCall is one call of a stop-path sequence. A gate call that fails ends
+// the sequence on its node, and the node does not count as done (its undo
+// is not needed); a failure of any other call is recorded and the sequence
+// goes on.
+type seqCall struct {
+	name string
+	f    func(Cluster) func(context.Context, string) error
+	gate bool
 }
+
+var (
+	stopCall     = seqCall{name: "stop", f: stopOf, gate: true}
+	startCall    = seqCall{name: "start", f: startOf, gate: true}
+	handoverCall = seqCall{name: "handover", f: handoverOf}
+	holdTxnCall  = seqCall{name: "hold-txn", f: func(c Cluster) func(context.Context, string) error {
+		return c.(TxnHolder).HoldTxn
+	}}
+)
+
+// sequence makes the calls on each target in turn and returns the nodes on
+// which every gate call succeeded.
+func sequence(calls ...seqCall) func(context.Context, Cluster, []string) ([]string, []Call, error) {
+	return func(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
+		cs := newCalls()
+		var done []string
+		var errs []error
+		for _, n := range targets {
+			ok := true
+			for _, sc := range calls {
+				if err := cs.do(ctx, sc.name, n, sc.f(c)); err != nil {
+					errs = append(errs, err)
+					if sc.gate {
+						ok = false
+						break
+					}
+				}
+			}
+			if ok {
+				done = append(done, n)
+			}
+		}
+		return done, cs.list, errors.Join(errs...)
+	}
+}
+
+// The sequences:
+var (
+	// doubleStop: in unguarded mode the second dqlite_node_stop fails an
+	// assertion (canonical/dqlite#737); guarded, it is a no-op. A node whose
+	// first stop failed is not stopped again.
+	doubleStop = sequence(stopCall, seqCall{name: "stop", f: stopOf})
+	// stopAfterStart: stop, start, and stop again the moment the start
+	// returned.
+	stopAfterStart = sequence(stopCall, startCall, stopCall)
+	// handoverAfterStop: in unguarded mode dqlite_node_handover on a
+	// stopped node never returns (a hang); guarded, the handover is refused
+	// as not running. It is asked for only if the stop worked.
+	handoverAfterStop = sequence(stopCall, handoverCall)
+	// stopStartLoop: StopStartCycles stop/start cycles back to back, ending
+	// started; it gives up on a node at its first error.
+	stopStartLoop = sequence(slices.Repeat([]seqCall{stopCall, startCall}, StopStartCycles)...)
+)
 
 // stopTogether stops every target at the same moment.
 func stopTogether(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
@@ -214,69 +260,13 @@ func stopDuringHandover(ctx context.Context, c Cluster, targets []string) ([]str
 }
 
 // stopWithOpenTxn leaves a write transaction open on the leader, through the
-// leader's own connection, then stops the leader.
+// leader's own connection, then stops the leader (a failed hold still
+// stops it: a stop is what the fault is about).
 func stopWithOpenTxn(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
-	h, ok := c.(TxnHolder)
-	if !ok {
+	if _, ok := c.(TxnHolder); !ok {
 		return nil, nil, errors.New("stop-with-open-txn needs a backend that can hold a transaction open (docker)")
 	}
-	cs := newCalls()
-	var done []string
-	var errs []error
-	for _, n := range targets {
-		if err := cs.do(ctx, "hold-txn", n, h.HoldTxn); err != nil {
-			// Stop anyway: a stop is what the fault is about.
-			errs = append(errs, err)
-		}
-		if err := cs.do(ctx, "stop", n, stopOf(c)); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		done = append(done, n)
-	}
-	return done, cs.list, errors.Join(errs...)
-}
-
-// stopAfterStart stops a node, starts it, and stops it again the moment the
-// start returned.
-func stopAfterStart(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
-	cs := newCalls()
-	var done []string
-	var errs []error
-	for _, n := range targets {
-		err := cs.do(ctx, "stop", n, stopOf(c))
-		if err == nil {
-			err = cs.do(ctx, "start", n, startOf(c))
-		}
-		if err == nil {
-			err = cs.do(ctx, "stop", n, stopOf(c))
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		done = append(done, n)
-	}
-	return done, cs.list, errors.Join(errs...)
-}
-
-// handoverAfterStop stops each target and then asks it to hand over: in
-// unguarded mode dqlite_node_handover on a stopped node never returns (a
-// hang); guarded, the handover is refused as not running. The handover is
-// asked for only if the stop worked.
-func handoverAfterStop(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
-	cs := newCalls()
-	var done []string
-	var errs []error
-	for _, n := range targets {
-		if err := cs.do(ctx, "stop", n, stopOf(c)); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		done = append(done, n)
-		errs = append(errs, cs.do(ctx, "handover", n, handoverOf(c)))
-	}
-	return done, cs.list, errors.Join(errs...)
+	return sequence(holdTxnCall, stopCall)(ctx, c, targets)
 }
 
 // neverStarted stops a node that never started, then hands it over (or the
@@ -287,40 +277,11 @@ func handoverAfterStop(ctx context.Context, c Cluster, targets []string) ([]stri
 // joins the cluster (on the simulator, which has no never-started nodes,
 // it comes back from the stop).
 func neverStarted(handoverFirst bool) func(context.Context, Cluster, []string) ([]string, []Call, error) {
-	return func(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
-		cs := newCalls()
-		var errs []error
-		for _, n := range targets {
-			order := []timedCall{{name: "stop", f: stopOf(c)}, {name: "handover", f: handoverOf(c)}}
-			if handoverFirst {
-				order[0], order[1] = order[1], order[0]
-			}
-			for _, tc := range order {
-				errs = append(errs, cs.do(ctx, tc.name, n, tc.f))
-			}
-		}
-		return targets, cs.list, errors.Join(errs...)
+	stop := seqCall{name: "stop", f: stopOf}
+	if handoverFirst {
+		return sequence(handoverCall, stop)
 	}
-}
-
-// stopStartLoop stops and starts each target StopStartCycles times, back to
-// back, ending started; it gives up on a node at its first error.
-func stopStartLoop(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
-	cs := newCalls()
-	var errs []error
-	for _, n := range targets {
-		for i := 0; i < StopStartCycles; i++ {
-			err := cs.do(ctx, "stop", n, stopOf(c))
-			if err == nil {
-				err = cs.do(ctx, "start", n, startOf(c))
-			}
-			if err != nil {
-				errs = append(errs, err)
-				break
-			}
-		}
-	}
-	return nil, cs.list, errors.Join(errs...)
+	return sequence(stop, handoverCall)
 }
 
 // stoppedNodes are the nodes whose stop succeeded.
