@@ -3,7 +3,7 @@ package harness_test
 // Integration tests of the shipped shutdown regression scenarios against
 // real nodes (the dqtest-node image: dqlite 1.18.1): each must reproduce its
 // bug, with evidence, and lose no acknowledged write. They fail when CI=true
-// and Docker or the image is missing. About two minutes in all:
+// and Docker or the image is missing. About 2.5 minutes in all:
 //
 //	build/inroot.sh go test -tags "libsqlite3 netgo osusergo" ./harness/ -run IntegrationShutdown
 
@@ -97,12 +97,21 @@ func TestIntegrationShutdownRegressionScenariosReproduceTheirBugs(t *testing.T) 
 	}
 }
 
-func TestIntegrationShutdownGuardedStopAvoidsTheDoubleStopCrash(t *testing.T) {
+func TestIntegrationShutdownGuardedAndBypassModesAvoidTheBugs(t *testing.T) {
 	cli := requireDocker(t)
-	res := runShipped(t, "shutdown-double-stop.yaml", "guarded")
-	require.Equal(t, checker.Valid, res.Verdict, "guarded, the second stop is a no-op: %v", res.Reasons)
-	require.Empty(t, res.Crashes)
-	require.Equal(t, checker.Invalid, res.Outcome, "the expected crash is missing, so the gate says so")
-	requireNoLostWrite(t, res)
-	require.Empty(t, leftovers(t, cli, res.RunID))
+	for _, tc := range []struct{ file, mode string }{
+		{"shutdown-double-stop.yaml", "guarded"},         // the second stop is a no-op
+		{"shutdown-double-stop.yaml", "bypass"},          // no C stop at all
+		{"shutdown-never-started.yaml", "guarded"},       // stop and handover refused: not running
+		{"shutdown-handover-after-stop.yaml", "guarded"}, // the handover refused: not running
+	} {
+		t.Run(strings.TrimSuffix(tc.file, ".yaml")+"/"+tc.mode, func(t *testing.T) {
+			res := runShipped(t, tc.file, tc.mode)
+			require.Equal(t, checker.Valid, res.Verdict, "no crash, no hang: %v", res.Reasons)
+			require.Empty(t, res.Crashes)
+			require.Equal(t, checker.Invalid, res.Outcome, "the expected crash is missing, so the gate says so")
+			requireNoLostWrite(t, res)
+			require.Empty(t, leftovers(t, cli, res.RunID))
+		})
+	}
 }
