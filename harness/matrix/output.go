@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/dqtest/dqtest/report"
 )
@@ -52,7 +54,7 @@ func WriteTable(w io.Writer, res *Result) error {
 	}
 	if ran > 0 {
 		fmt.Fprintf(w, "wall %s in all; per cell: start-up %.1f s, teardown %.1f s on average\n",
-			secs(res.Wall), startup/float64(ran), teardown/float64(ran))
+			(time.Duration(res.Wall) * time.Second).Round(time.Second), startup/float64(ran), teardown/float64(ran))
 	}
 	_, err := fmt.Fprintf(w, "matrix outcome: %s\n", res.Outcome)
 	return err
@@ -89,7 +91,7 @@ func findings(c Cell) string {
 	} else if c.Run.Outcome != "valid" && len(c.Run.Anomalies) == 0 && len(c.Run.Crashes) == 0 {
 		parts = append(parts, c.Run.Reasons...)
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(slices.Compact(parts), "; ")
 }
 
 func firstLine(s string) string {
