@@ -34,7 +34,7 @@ matrix: image
 
 ## shutdown: the shutdown scenarios (stop modes, dqlite's stop-path bugs)
 ## in each stop mode: the scenario x stop mode table of docs/shutdown.md.
-## About 15 min; not part of test.
+## About 12 min; not part of test.
 SHUTDOWN_SCENARIOS ?= $(wildcard scenarios/shutdown-*.yaml)
 shutdown: image
 	@for mode in guarded unguarded bypass; do \
