@@ -155,7 +155,20 @@ func (c *conn) peerClosed() bool {
 func (c *conn) classify(err error) (out error, bad bool) {
 	var dbErr gdriver.Error
 	if errors.As(err, &dbErr) {
-		return &DatabaseError{Code: dbErr.Code & 0xff, ExtendedCode: dbErr.Code, Message: dbErr.Message}, false
+		dbe := &DatabaseError{Code: dbErr.Code & 0xff, ExtendedCode: dbErr.Code, Message: dbErr.Message}
+		switch {
+		case dbErr.Code == CodeNotLeader:
+			return &NoLeaderError{Code: dbErr.Code, Err: dbe, stale: true}, true
+		case dbErr.Code == CodeLeadershipLost:
+			return &IndeterminateError{ExtendedCode: CodeLeadershipLost, Err: dbe}, true
+		case dbe.Code == sqliteIOErr || dbe.Code == sqliteFull:
+			// An I/O error or a full disk on the leader comes from its raft
+			// log append, after the entry went to the followers, which may
+			// still commit it: the matrix's append/disk cell saw a COMMIT
+			// answered "disk I/O error" (778) take effect. Unknown, not failed.
+			return &IndeterminateError{ExtendedCode: dbErr.Code, Err: dbe}, false
+		}
+		return dbe, false
 	}
 	if errors.Is(err, driver.ErrBadConn) {
 		code, notSent, msg := c.cause.get()

@@ -11,6 +11,8 @@ const (
 	CodeBusy           = 5              // SQLITE_BUSY
 	CodeNotLeader      = 10 | (40 << 8) // SQLITE_IOERR_NOT_LEADER (10250): dqlite ran nothing
 	CodeLeadershipLost = 10 | (41 << 8) // SQLITE_IOERR_LEADERSHIP_LOST (10506): outcome unknown
+	sqliteIOErr        = 10             // SQLITE_IOERR: with a write, outcome unknown (see conn.classify)
+	sqliteFull         = 13             // SQLITE_FULL: likewise
 	codeNotLeaderOld   = 10 | (32 << 8) // the same two codes before SQLite 3.32.1+replication4
 	codeLostOld        = 10 | (33 << 8)
 	codeNotFound       = 12 // SQLITE_NOTFOUND: "no database opened" after a leader change

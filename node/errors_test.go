@@ -84,6 +84,12 @@ func TestConnectionFailuresAreClassifiedByTheirCause(t *testing.T) {
 		{"EOF: sent", "EOF detected: %v", []any{io.EOF}, driver.ErrBadConn, &IndeterminateError{}, 0, false, true},
 		{"server code 0", "unexpected error code (%d - %s)", []any{uint64(0), "?"}, driver.ErrBadConn, &IndeterminateError{}, 0, false, true},
 		{"SQL error", "", nil, gdriver.Error{Code: 2067, Message: "UNIQUE constraint failed"}, &DatabaseError{}, 2067, true, false},
+		{"disk I/O error at commit: may have committed", "", nil, gdriver.Error{Code: 778, Message: "disk I/O error"}, &IndeterminateError{}, 778, false, false},
+		{"disk full: may have committed", "", nil, gdriver.Error{Code: 13, Message: "database or disk is full"}, &IndeterminateError{}, 13, false, false},
+		{"not leader as a server error", "", nil, gdriver.Error{Code: 10250, Message: "not leader"}, &NoLeaderError{}, 10250, true, true},
+		{"disk I/O error at commit: may have committed", "", nil, gdriver.Error{Code: 778, Message: "disk I/O error"}, &IndeterminateError{}, 778, false, false},
+		{"disk full: may have committed", "", nil, gdriver.Error{Code: 13, Message: "database or disk is full"}, &IndeterminateError{}, 13, false, false},
+		{"not leader as a server error", "", nil, gdriver.Error{Code: 10250, Message: "not leader"}, &NoLeaderError{}, 10250, true, true},
 		{"anything else", "", nil, errors.New("decode failed"), &IndeterminateError{}, 0, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
