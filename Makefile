@@ -10,7 +10,7 @@ GO_TAGS := libsqlite3 netgo osusergo
 GO_LDFLAGS := -linkmode external -extldflags -static -X main.version=$(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './runs/*') go.mod go.sum
 INROOT := DQTEST_ROOTFS=$(ROOTFS) build/inroot.sh
-TEST_FLAGS ?= -timeout 20m
+TEST_FLAGS ?= -count=1 -timeout 20m
 export TESTCONTAINERS_RYUK_DISABLED := true
 
 .PHONY: all run test unit bench bench-go image rootfs clean matrix shutdown hunt
