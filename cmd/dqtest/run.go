@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
@@ -73,33 +74,17 @@ passes when at least one run showed it and no run showed anything else.`,
 			output := newRunOutput(cmd, asJSON, junit)
 			var o harness.Overrides
 			flags := cmd.Flags()
-			if flags.Changed("seed") {
-				o.Seed = &seed
-			}
-			if flags.Changed("nodes") {
-				o.Nodes = &nodes
-			}
-			if flags.Changed("time-limit") {
-				o.TimeLimit = &timeLimit
-			}
-			if flags.Changed("concurrency") {
-				o.Concurrency = &concurrency
-			}
-			if flags.Changed("rate") {
-				o.Rate = &rate
-			}
+			o.Seed = ifChanged(flags, "seed", &seed)
+			o.Nodes = ifChanged(flags, "nodes", &nodes)
+			o.TimeLimit = ifChanged(flags, "time-limit", &timeLimit)
+			o.Concurrency = ifChanged(flags, "concurrency", &concurrency)
+			o.Rate = ifChanged(flags, "rate", &rate)
 			if flags.Changed("nemesis") {
 				o.Nemesis = strings.Split(faults, ",")
 			}
-			if flags.Changed("workload") {
-				o.Workload = &workload
-			}
-			if flags.Changed("backend") {
-				o.Backend = &backend
-			}
-			if flags.Changed("stop-mode") {
-				o.StopMode = &stopMode
-			}
+			o.Workload = ifChanged(flags, "workload", &workload)
+			o.Backend = ifChanged(flags, "backend", &backend)
+			o.StopMode = ifChanged(flags, "stop-mode", &stopMode)
 			if repeat < 1 {
 				return &exitError{code: exitUnknown, err: fmt.Errorf("--repeat: want 1 or more runs, got %d", repeat)}
 			}
@@ -223,4 +208,13 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// ifChanged returns v when the flag was given on the command line, and nil
+// otherwise, so an override replaces a scenario field only when asked to.
+func ifChanged[T any](flags *pflag.FlagSet, name string, v *T) *T {
+	if flags.Changed(name) {
+		return v
+	}
+	return nil
 }
