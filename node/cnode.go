@@ -9,6 +9,8 @@ import (
 	"reflect"
 
 	dqlite "github.com/canonical/go-dqlite/v2"
+
+	"github.com/dqtest/dqtest/internal/peek"
 )
 
 // cnode is one C dqlite_node. go-dqlite creates and starts it (so it gets
@@ -42,7 +44,7 @@ func newCNode(id uint64, address, bindAddress, dir string) (*cnode, error) {
 // cHandle returns the *C.dqlite_node under go-dqlite's Node: its field
 // server, a *bindings.Node, whose field node is the C pointer.
 func cHandle(n *dqlite.Node) (*C.dqlite_node, error) {
-	v, err := peek(n, reflect.Pointer, "server", "node")
+	v, err := peek.Field(n, reflect.Pointer, "server", "node")
 	if err != nil {
 		return nil, err
 	}

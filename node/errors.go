@@ -1,21 +1,17 @@
 package node
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/dqtest/dqtest/node/dqclient"
 )
 
-// SQLite and dqlite result codes the Node classifies. dqlite sends extended
-// codes; the primary code is the low byte.
+// SQLite and dqlite result codes the Node classifies (package dqclient,
+// which runs the Node's statements).
 const (
-	CodeBusy           = 5              // SQLITE_BUSY
-	CodeNotLeader      = 10 | (40 << 8) // SQLITE_IOERR_NOT_LEADER (10250): dqlite ran nothing
-	CodeLeadershipLost = 10 | (41 << 8) // SQLITE_IOERR_LEADERSHIP_LOST (10506): outcome unknown
-	sqliteIOErr        = 10             // SQLITE_IOERR: with a write, outcome unknown (see conn.classify)
-	sqliteFull         = 13             // SQLITE_FULL: likewise
-	codeNotLeaderOld   = 10 | (32 << 8) // the same two codes before SQLite 3.32.1+replication4
-	codeLostOld        = 10 | (33 << 8)
-	codeNotFound       = 12 // SQLITE_NOTFOUND: "no database opened" after a leader change
+	CodeBusy           = dqclient.CodeBusy           // SQLITE_BUSY
+	CodeNotLeader      = dqclient.CodeNotLeader      // SQLITE_IOERR_NOT_LEADER (10250): dqlite ran nothing
+	CodeLeadershipLost = dqclient.CodeLeadershipLost // SQLITE_IOERR_LEADERSHIP_LOST (10506): outcome unknown
 )
 
 // stateError is a misuse of the Node's lifecycle or transaction state. It is
@@ -27,12 +23,12 @@ func (e *stateError) Definite() bool { return true }
 
 // Lifecycle and transaction-state errors, matched with errors.Is.
 var (
-	ErrNotRunning     error = &stateError{"not running"}
+	ErrNotRunning     error = dqclient.ErrNotRunning
 	ErrAlreadyRunning error = &stateError{"already running"}
 	ErrClosed         error = &stateError{"closed"}
 	ErrTxnOpen        error = &stateError{"a transaction is already open (Begin twice)"}
 	ErrNoTxn          error = &stateError{"no transaction is open (Commit or Rollback without Begin)"}
-	ErrTxnAborted     error = &stateError{"the transaction was aborted: its connection was lost before COMMIT; nothing of it was committed"}
+	ErrTxnAborted     error = dqclient.ErrTxnAborted
 )
 
 // StartError says why Start failed. The node is not running afterwards.
@@ -57,85 +53,14 @@ func (e *StopError) Error() string  { return fmt.Sprintf("node %s: stop: %v", e.
 func (e *StopError) Unwrap() error  { return e.Err }
 func (e *StopError) Definite() bool { return true }
 
-// DatabaseError is an error SQLite or dqlite returned for a statement that
-// did not take effect: a constraint, a syntax error, SQLITE_BUSY and so on.
-// Code is SQLite's primary result code, ExtendedCode the extended one.
-type DatabaseError struct {
-	Code         int
-	ExtendedCode int
-	Message      string
-}
-
-func (e *DatabaseError) Error() string {
-	return fmt.Sprintf("database error %d (extended %d): %s", e.Code, e.ExtendedCode, e.Message)
-}
-func (e *DatabaseError) Definite() bool { return true }
-
-// NoLeaderError says a statement did not run: no leader could be reached
-// before the deadline, the deadline had passed before sending, or writing
-// the request to the leader failed (Code 0); or the server it reached was no
-// longer the leader: SQLITE_IOERR_NOT_LEADER (Code 10250) or SQLITE_NOTFOUND
-// "no database opened" (Code 12, the connection's database went with the
-// leadership), both of which dqlite answers before it runs anything.
-type NoLeaderError struct {
-	Code int
-	Err  error
-	// stale: the connection's server went away or stopped leading, so a
-	// fresh connection may find the leader.
-	stale bool
-}
-
-func (e *NoLeaderError) Error() string  { return fmt.Sprintf("no leader: %v", e.Err) }
-func (e *NoLeaderError) Unwrap() error  { return e.Err }
-func (e *NoLeaderError) Definite() bool { return true }
-
-// IndeterminateError says the statement was sent and its outcome is unknown:
-// the connection was lost after sending, leadership was lost while it was
-// being committed (ExtendedCode 10506), or the deadline passed while waiting
-// for the answer. A history records such an operation as info, never fail:
-// the write may have been applied, and may still be applied later.
-type IndeterminateError struct {
-	ExtendedCode int // 10506 for leadership lost, 0 otherwise
-	Err          error
-}
-
-func (e *IndeterminateError) Error() string {
-	if e.ExtendedCode != 0 {
-		return fmt.Sprintf("outcome unknown (code %d): %v", e.ExtendedCode, e.Err)
-	}
-	return fmt.Sprintf("outcome unknown: %v", e.Err)
-}
-func (e *IndeterminateError) Unwrap() error  { return e.Err }
-func (e *IndeterminateError) Definite() bool { return false }
-
-// TxnError is the failure of one step of Txn. Statement is the index of the
-// failing statement, -1 for BEGIN and len(statements) for COMMIT. A failure
-// before COMMIT was sent is definite whatever its cause: dqlite replicates a
-// transaction only at COMMIT, and a transaction whose connection is lost is
-// rolled back by the server.
-type TxnError struct {
-	Statement int
-	Commit    bool // the failing step was COMMIT
-	Err       error
-}
-
-func (e *TxnError) Error() string {
-	switch {
-	case e.Commit:
-		return fmt.Sprintf("txn: commit: %v", e.Err)
-	case e.Statement < 0:
-		return fmt.Sprintf("txn: begin: %v", e.Err)
-	}
-	return fmt.Sprintf("txn: statement %d: %v", e.Statement, e.Err)
-}
-func (e *TxnError) Unwrap() error { return e.Err }
-
-// Definite is true for any failure before COMMIT, and for a COMMIT failure
-// that is itself definite.
-func (e *TxnError) Definite() bool {
-	if !e.Commit {
-		return true
-	}
-	var d interface{ Definite() bool }
-	return errors.As(e.Err, &d) && d.Definite()
-}
+// The errors of statements, from package dqclient (see there): an
+// *ArgError, *DatabaseError or *NoLeaderError is definite (the statement did
+// not take effect), an *IndeterminateError is not (sent, outcome unknown); a
+// *TxnError says which step of a transaction failed.
+type (
+	ArgError           = dqclient.ArgError
+	DatabaseError      = dqclient.DatabaseError
+	NoLeaderError      = dqclient.NoLeaderError
+	IndeterminateError = dqclient.IndeterminateError
+	TxnError           = dqclient.TxnError
+)

@@ -1,6 +1,10 @@
 package node
 
-import "context"
+import (
+	"context"
+
+	"github.com/dqtest/dqtest/node/dqclient"
+)
 
 // HoldTxn begins a transaction on a connection of its own, runs stmts in it
 // and leaves it open: nothing commits it or rolls it back. It exists for the
@@ -16,9 +20,11 @@ import "context"
 // Results and errors are Txn's: a failure before the statements all ran
 // rolls the transaction back and is a definite *TxnError.
 func (n *Node) HoldTxn(ctx context.Context, stmts []Statement) ([]Result, error) {
-	ctx, cancel := withDeadline(ctx)
-	defer cancel()
-	c, _, results, err := n.beginAndRun(ctx, stmts)
+	cl, err := n.sql()
+	if err != nil {
+		return nil, err
+	}
+	tx, results, err := cl.BeginWith(ctx, stmts)
 	if err != nil {
 		return nil, err
 	}
@@ -26,25 +32,25 @@ func (n *Node) HoldTxn(ctx context.Context, stmts []Statement) ([]Result, error)
 	if n.state != running {
 		// Stopped meanwhile: nothing to hold it open for.
 		n.mu.Unlock()
-		c.close()
+		tx.Abandon()
 		return nil, ErrNotRunning
 	}
-	n.held = append(n.held, c)
+	n.held = append(n.held, tx)
 	n.mu.Unlock()
 	n.log.Info("holding a transaction open", "statements", len(stmts))
 	return results, nil
 }
 
-// takeHeld empties the list of held transactions' connections, for the
-// caller to close outside mu. Caller holds mu.
-func (n *Node) takeHeld() []*conn {
+// takeHeld empties the list of held transactions, for the caller to abandon
+// outside mu. Caller holds mu.
+func (n *Node) takeHeld() []*dqclient.Tx {
 	held := n.held
 	n.held = nil
 	return held
 }
 
-func closeAll(conns []*conn) {
-	for _, c := range conns {
-		c.close()
+func closeAll(held []*dqclient.Tx) {
+	for _, tx := range held {
+		tx.Abandon()
 	}
 }

@@ -26,16 +26,17 @@ import (
 	"github.com/canonical/go-dqlite/v2/client"
 
 	"github.com/dqtest/dqtest/node/control"
+	"github.com/dqtest/dqtest/node/dqclient"
 )
 
 // DefaultTimeout bounds a call whose context has no deadline.
-const DefaultTimeout = 10 * time.Second
+const DefaultTimeout = dqclient.DefaultTimeout
 
 // DefaultStopTimeout bounds Stop and Close.
 const DefaultStopTimeout = 30 * time.Second
 
 // DefaultDB is the database statements use until OpenDB names another.
-const DefaultDB = "db.sqlite"
+const DefaultDB = dqclient.DefaultDB
 
 // BypassStopEnv, set to 1 (or true, yes), makes bypass the default stop mode,
 // like the seed's DQLITEPY_BYPASS_STOP.
@@ -144,9 +145,9 @@ type Node struct {
 	idle      chan struct{} // closed when handovers drops to 0
 	store     client.NodeStore
 	db        string
-	conns     *pool
+	client    *dqclient.Client // runs statements while running; closed at a stop
 	txn       *txn
-	held      []*conn // connections of transactions HoldTxn left open
+	held      []*dqclient.Tx // transactions HoldTxn left open
 }
 
 // New validates the configuration and returns a Node that is not running.
@@ -333,7 +334,7 @@ func (n *Node) setRunning(cn *cnode) {
 	n.cn, n.cnStopped = cn, false
 	n.state = running
 	n.store = store
-	n.conns = &pool{max: 16}
+	n.client = n.newClient()
 	n.txn = nil
 	held := n.takeHeld()
 	n.mu.Unlock()
@@ -425,20 +426,13 @@ func (n *Node) StopWith(ctx context.Context, mode StopMode) error {
 // detach makes the node refuse statements and closes its connections.
 // Caller holds mu.
 func (n *Node) detach() {
-	if n.conns != nil {
-		n.conns.drain(true)
+	if n.client != nil {
+		n.client.Close()
 	}
 	if t := n.txn; t != nil {
-		// The transaction's statement may be in flight (t.mu held): close
-		// its connection once it returns; the C stop ends it anyway.
-		go func() {
-			t.mu.Lock()
-			defer t.mu.Unlock()
-			if t.c != nil {
-				t.c.close()
-				t.c = nil
-			}
-		}()
+		// The transaction's statement may be in flight: close its
+		// connection once it returns; the C stop ends it anyway.
+		go t.abandon()
 	}
 	n.txn = nil
 }
@@ -521,7 +515,13 @@ func (n *Node) finishStop(cn *cnode, err error, done chan struct{}, ran bool) {
 
 func (n *Node) setRunningLocked() {
 	n.state = running
-	n.conns = &pool{max: 16}
+	n.client = n.newClient()
+}
+
+// newClient is the client of a node that just started: leader discovery
+// through this node's own server. Caller holds mu.
+func (n *Node) newClient() *dqclient.Client {
+	return dqclient.New(n.store, dqclient.Options{DB: n.db, Log: n.log})
 }
 
 func (n *Node) stopBypass() error {
@@ -878,10 +878,7 @@ func (n *Node) RemoveMember(ctx context.Context, id uint64) error {
 
 // withDeadline gives ctx DefaultTimeout when it has no deadline.
 func withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, DefaultTimeout)
+	return dqclient.WithDeadline(ctx)
 }
 
 func closedChan() chan struct{} {

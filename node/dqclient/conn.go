@@ -1,4 +1,4 @@
-package node
+package dqclient
 
 import (
 	"context"
@@ -17,15 +17,9 @@ import (
 
 	"github.com/canonical/go-dqlite/v2/client"
 	gdriver "github.com/canonical/go-dqlite/v2/driver"
-)
 
-// Statements bypass database/sql on purpose. database/sql retries a
-// statement that fails with driver.ErrBadConn on a new connection, and
-// go-dqlite returns ErrBadConn both when nothing was sent and when a write
-// was sent and its outcome is unknown (ENVIRONMENT.md): through database/sql
-// an autocommit write can be applied twice without anyone noticing. Here each
-// statement runs exactly once on one go-dqlite driver connection, and every
-// failure is classified instead of retried.
+	"github.com/dqtest/dqtest/internal/peek"
+)
 
 // conn is one connection to the leader, opened by a go-dqlite driver of its
 // own so that the driver's log function tells this connection's failures
@@ -117,7 +111,7 @@ func dial(ctx context.Context, store client.NodeStore, db string, log *slog.Logg
 		return nil, fmt.Errorf("go-dqlite returned a %T, want *driver.Conn", dc)
 	}
 	cn := &conn{dc: c, cause: rec}
-	if v, err := peek(c, reflect.Interface, "protocol", "conn"); err == nil && !v.IsNil() {
+	if v, err := peek.Field(c, reflect.Interface, "protocol", "conn"); err == nil && !v.IsNil() {
 		cn.nc, _ = v.Interface().(net.Conn)
 	} else {
 		log.Debug("cannot watch connections for a closing peer", "err", err)

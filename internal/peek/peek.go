@@ -1,4 +1,5 @@
-package node
+// Package peek reads unexported fields of go-dqlite that dqtest needs.
+package peek
 
 import (
 	"fmt"
@@ -13,10 +14,10 @@ import (
 // that a go-dqlite whose layout changed (it is pinned to v2.0.1) yields an
 // error instead of garbage.
 
-// peek follows the pointer fields named in path, starting at the struct
+// Field follows the pointer fields named in path, starting at the struct
 // pointer p, and returns the last field's value (readable). want is the kind
 // of the last field.
-func peek(p any, want reflect.Kind, path ...string) (reflect.Value, error) {
+func Field(p any, want reflect.Kind, path ...string) (reflect.Value, error) {
 	v := reflect.ValueOf(p)
 	typ := v.Type().String()
 	for i, name := range path {
