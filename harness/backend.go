@@ -24,6 +24,10 @@ type ClusterSpec struct {
 	NodeArgs map[string][]string
 	// StopMode is how the Node API stops dqlite: guarded, unguarded or bypass.
 	StopMode string
+	// ClientMode is how Cluster.Client reaches dqlite (docker backend):
+	// ClientNode ("" too) through the node's control API, ClientDirect from
+	// this process straight to the dqlite ports (Scenario.Client).
+	ClientMode string
 	// DataDirSize, when set (e.g. "256m"), puts each node's data directory
 	// on a file system of that size of its own (docker: a tmpfs volume), so
 	// that the disk nemesis can fill it. Empty: the backend's default.

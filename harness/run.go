@@ -261,6 +261,7 @@ func (r *run) live(parent context.Context) error {
 	cluster, err := r.opts.Backend.Up(upCtx, ClusterSpec{
 		RunID: r.res.RunID, Nodes: sc.Nodes, Image: r.opts.Image,
 		NodeArgs: sc.NodeArgs, StopMode: sc.StopMode, DataDirSize: sc.DataDirSize,
+		ClientMode: sc.Client,
 	})
 	if cluster != nil {
 		r.cluster = r.watch(cluster)

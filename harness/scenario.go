@@ -32,6 +32,17 @@ type Scenario struct {
 	Nodes int `yaml:"nodes"`
 	// StopMode is how the Node API stops dqlite: guarded, unguarded or bypass.
 	StopMode string `yaml:"stop_mode"`
+	// Client is how the workload's clients reach dqlite (docker backend):
+	// "node" (default) sends each operation to its node's control API, and
+	// that node's own go-dqlite client runs it on the leader, as an
+	// application embedded in a node does (Jepsen's dqlite test does the
+	// same); "direct" runs it from dqtest's process with the same client
+	// (package node/dqclient), straight to the leader's dqlite port, with
+	// the leader found through the client's node, as an application outside
+	// the cluster does. Partitions cut only traffic between nodes, so a
+	// direct client reaches any leader its node names. The simulator
+	// models no transport and ignores it.
+	Client string `yaml:"client"`
 	// StopDeadline bounds each stop, start and handover of a fault; one
 	// that runs past it is a hang finding, and the node is killed.
 	StopDeadline time.Duration `yaml:"stop_deadline"`
@@ -85,6 +96,12 @@ const (
 	BackendSim    = "sim"
 )
 
+// Client modes a scenario can name (Scenario.Client).
+const (
+	ClientNode   = "node"
+	ClientDirect = "direct"
+)
+
 // DefaultScenario is what an empty scenario file means: the register
 // workload on three real nodes for a minute, with no faults.
 func DefaultScenario() Scenario {
@@ -92,6 +109,7 @@ func DefaultScenario() Scenario {
 		Backend:           BackendDocker,
 		Nodes:             3,
 		StopMode:          "guarded",
+		Client:            ClientNode,
 		StopDeadline:      DefaultStopDeadline,
 		Workload:          WorkloadSpec{Name: "register"},
 		Rate:              100,
@@ -162,6 +180,9 @@ func (sc *Scenario) resolve() error {
 	}
 	if !slices.Contains([]string{"guarded", "unguarded", "bypass"}, sc.StopMode) {
 		return badField("stop_mode", "must be guarded, unguarded or bypass, got %q", sc.StopMode)
+	}
+	if sc.Client != ClientNode && sc.Client != ClientDirect {
+		return badField("client", "must be node or direct, got %q", sc.Client)
 	}
 	names := NodeNames(sc.Nodes)
 	for node, args := range sc.NodeArgs {
@@ -253,6 +274,8 @@ type Overrides struct {
 	Nemesis []string
 	// StopMode replaces the stop mode (guarded, unguarded, bypass).
 	StopMode *string
+	// Client replaces the client mode (node, direct).
+	Client *string
 	// Workload switches the workload; the file's parameters are dropped
 	// when the name changes (they belong to the other workload).
 	Workload *string
@@ -271,6 +294,7 @@ func (o Overrides) Apply(sc Scenario) (Scenario, error) {
 	override(&sc.Rate, o.Rate, "rate", "--rate", flags)
 	override(&sc.Backend, o.Backend, "backend", "--backend", flags)
 	override(&sc.StopMode, o.StopMode, "stop_mode", "--stop-mode", flags)
+	override(&sc.Client, o.Client, "client", "--client", flags)
 	if o.Workload != nil && *o.Workload != sc.Workload.Name {
 		sc.Workload = WorkloadSpec{Name: *o.Workload}
 		set("workload.name", "--workload")

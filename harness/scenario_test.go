@@ -20,6 +20,7 @@ func TestParseScenarioFillsEveryDefault(t *testing.T) {
 		require.Equal(t, BackendDocker, sc.Backend)
 		require.Equal(t, 3, sc.Nodes)
 		require.Equal(t, "guarded", sc.StopMode)
+		require.Equal(t, ClientNode, sc.Client, "clients go through the nodes' control APIs unless told")
 		require.Equal(t, "register", sc.Workload.Name)
 		require.Equal(t, 2, sc.Workload.Keys, "workload parameters are resolved to the workload's defaults")
 		require.Equal(t, 6, sc.Concurrency, "concurrency defaults to two per node")
@@ -111,6 +112,7 @@ func TestParseScenarioRejectsBadInputAtItsLine(t *testing.T) {
 		{"zero time limit", "nodes: 3\ntime_limit: 0s\n", 2, "time_limit", "positive duration"},
 		{"unknown backend", "backend: kubernetes\n", 1, "backend", `"kubernetes"`},
 		{"unknown stop mode", "stop_mode: gentle\n", 1, "stop_mode", `"gentle"`},
+		{"unknown client mode", "nodes: 3\nclient: http\n", 2, "client", `must be node or direct, got "http"`},
 		{"bad name", "name: ../evil\n", 1, "name", "names the run directory"},
 		{"unknown workload", "workload:\n  name: queue\n", 2, "workload.name", `unknown workload "queue"`},
 		{"a parameter of another workload", "workload:\n  name: set\n  accounts: 3\n", 3, "workload.accounts", "does not apply"},
@@ -172,8 +174,10 @@ seed: 7
 	sc, err := Overrides{
 		Seed: ptr(int64(99)), Nodes: ptr(5), TimeLimit: ptr(12 * time.Second), Concurrency: ptr(3),
 		Rate: ptr(25.0), Backend: ptr("sim"), Nemesis: []string{"partition-halves", "pause"},
+		Client: ptr(ClientDirect),
 	}.Apply(base)
 	require.NoError(t, err)
+	require.Equal(t, ClientDirect, sc.Client)
 	require.Equal(t, int64(99), sc.Seed)
 	require.Equal(t, 5, sc.Nodes)
 	require.Equal(t, 12*time.Second, sc.TimeLimit)
@@ -212,6 +216,7 @@ func TestOverridesRejectBadValuesNamingTheFlag(t *testing.T) {
 		{"rate", Overrides{Rate: ptr(-3.0)}, "--rate: "},
 		{"workload", Overrides{Workload: ptr("queue")}, `--workload: unknown workload "queue"`},
 		{"backend", Overrides{Backend: ptr("vm")}, `--backend: must be docker or sim, got "vm"`},
+		{"client", Overrides{Client: ptr("carrier-pigeon")}, `--client: must be node or direct, got "carrier-pigeon"`},
 		{"nemesis", Overrides{Nemesis: []string{"kill", "meteor"}}, `--nemesis: unknown fault "meteor"`},
 		{"nemesis on too few nodes", Overrides{Nodes: ptr(1), Nemesis: []string{"partition-ring"}}, "--nemesis"},
 	}

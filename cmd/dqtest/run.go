@@ -37,6 +37,7 @@ func newRunCommand() *cobra.Command {
 		asJSON      bool
 		junit       string
 		stopMode    string
+		clientMode  string
 		repeat      int
 	)
 	cmd := &cobra.Command{
@@ -67,6 +68,7 @@ passes when at least one run showed it and no run showed anything else.`,
   dqtest run scenarios/*.yaml --backend sim
   dqtest run scenarios/shutdown-double-stop.yaml --repeat 5
   dqtest run scenarios/shutdown-double-stop.yaml --stop-mode guarded
+  dqtest run scenarios/default.yaml --client direct
   dqtest run scenarios/default.yaml scenarios/bank-pause.yaml --junit junit.xml --json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -85,6 +87,7 @@ passes when at least one run showed it and no run showed anything else.`,
 			o.Workload = ifChanged(flags, "workload", &workload)
 			o.Backend = ifChanged(flags, "backend", &backend)
 			o.StopMode = ifChanged(flags, "stop-mode", &stopMode)
+			o.Client = ifChanged(flags, "client", &clientMode)
 			if repeat < 1 {
 				return &exitError{code: exitUnknown, err: fmt.Errorf("--repeat: want 1 or more runs, got %d", repeat)}
 			}
@@ -170,6 +173,7 @@ passes when at least one run showed it and no run showed anything else.`,
 	f.StringVar(&junit, "junit", "", "write a JUnit XML file: a test case per scenario, anomalies and crashes as failures")
 	f.StringVar(&image, "image", "", "node image for the docker backend (default dqtest-node:latest, built by make image)")
 	f.StringVar(&stopMode, "stop-mode", "", "how stops reach dqlite: guarded, unguarded (reproduce shutdown bugs) or bypass (skip the C stop)")
+	f.StringVar(&clientMode, "client", "", "how clients reach dqlite: node (through each node's control API, the default) or direct (from dqtest straight to the leader's dqlite port)")
 	f.IntVar(&repeat, "repeat", 1, "run each scenario N times with fresh seeds (--seed S: S, S+1, ...) and report how often each crash or hang appeared")
 	return cmd
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/node/control"
 	"github.com/dqtest/dqtest/workloads"
 )
 
 // Client implements harness.Cluster: a workloads.Client bound to one node's
-// control API. Errors are the control client's *control.Error (wrapped with
+// control API (in the direct client mode, to a dqclient.Client that finds
+// the leader through the node: direct.go). Errors are the control client's *control.Error (wrapped with
 // the node's name), whose Definite method workloads.IsDefinite reads: only
 // an answer that says the statement did not take effect (or a request that
 // never left) is definite; a lost answer is not.
@@ -17,6 +19,9 @@ func (c *Cluster) Client(name string) workloads.Client {
 	n, err := c.node(name)
 	if err != nil {
 		return unknownNode{err}
+	}
+	if c.spec.ClientMode == harness.ClientDirect {
+		return directClient{name: name, cl: c.directClient(n)}
 	}
 	return nodeClient{name: name, api: c.ctl.client(n)}
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/node/dqclient"
 )
 
 // Cluster is a running cluster of node containers. It implements
@@ -43,6 +44,8 @@ type Cluster struct {
 	// keeper holds the nodes' data volumes mounted (disk.go); nil without
 	// data volumes.
 	keeper *testcontainers.DockerContainer
+	// direct are the nodes' clients in the direct client mode (direct.go).
+	direct map[string]*dqclient.Client
 }
 
 // node is one member: its container and what the harness knows about it.
@@ -368,6 +371,7 @@ func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, 
 // idempotent; after a cancellation give it a fresh context.
 func (c *Cluster) Down(ctx context.Context) error {
 	c.ctl.close()
+	c.closeDirect()
 	err := removeRun(ctx, c.docker, c.spec.RunID, c.log)
 	_ = c.docker.Close() // only drops idle connections: a second Down still works
 	if err != nil {

@@ -1,0 +1,93 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/canonical/go-dqlite/v2/client"
+
+	"github.com/dqtest/dqtest/node/dqclient"
+	"github.com/dqtest/dqtest/workloads"
+)
+
+// The direct client mode (harness.ClientDirect): a node's client is a
+// dqclient.Client in this process whose store holds only that node's dqlite
+// address, so the leader is the one that node names, and statements go
+// straight to the leader's dqlite port over the run's network. It is the
+// client the node itself runs in the default mode (package node runs its
+// statements through dqclient), so errors are classified the same way; only
+// the control API hop is gone.
+
+// directClient returns the node's direct client, made on first use and
+// closed by Down.
+func (c *Cluster) directClient(n *node) *dqclient.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl := c.direct[n.name]; cl != nil {
+		return cl
+	}
+	store := client.NewInmemNodeStore()
+	_ = store.Set(context.Background(), []client.NodeInfo{{Address: n.raftAddr()}}) // an in-memory store does not fail
+	cl := dqclient.New(store, dqclient.Options{Log: c.log.With("node", n.name, "client", "direct")})
+	if c.direct == nil {
+		c.direct = map[string]*dqclient.Client{}
+	}
+	c.direct[n.name] = cl
+	return cl
+}
+
+// closeDirect closes every direct client.
+func (c *Cluster) closeDirect() {
+	c.mu.Lock()
+	clients := c.direct
+	c.direct = nil
+	c.mu.Unlock()
+	for _, cl := range clients {
+		cl.Close()
+	}
+}
+
+type directClient struct {
+	name string
+	cl   *dqclient.Client
+}
+
+// Every call carries a deadline: the caller's, or defaultCallTimeout.
+
+func (d directClient) Exec(ctx context.Context, sql string, args ...any) (workloads.StmtResult, error) {
+	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
+	defer cancel()
+	id, affected, err := d.cl.Exec(ctx, sql, args...)
+	if err != nil {
+		return workloads.StmtResult{}, fmt.Errorf("%s: %w", d.name, err)
+	}
+	return workloads.StmtResult{LastInsertID: id, RowsAffected: affected}, nil
+}
+
+func (d directClient) Query(ctx context.Context, sql string, args ...any) ([]map[string]any, error) {
+	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
+	defer cancel()
+	rows, err := d.cl.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.name, err)
+	}
+	return rows, nil
+}
+
+func (d directClient) Txn(ctx context.Context, stmts []workloads.Stmt) ([]workloads.StmtResult, error) {
+	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
+	defer cancel()
+	req := make([]dqclient.Statement, len(stmts))
+	for i, s := range stmts {
+		req[i] = dqclient.Statement{SQL: s.SQL, Args: s.Args}
+	}
+	results, err := d.cl.Txn(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.name, err)
+	}
+	out := make([]workloads.StmtResult, len(results))
+	for i, r := range results {
+		out[i] = workloads.StmtResult{LastInsertID: r.LastInsertID, RowsAffected: r.RowsAffected, Rows: r.Rows}
+	}
+	return out, nil
+}
