@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,6 +47,7 @@ type config struct {
 	readme        string
 	doc           string
 	only          string
+	cpuProfile    string
 }
 
 func main() {
@@ -63,6 +65,7 @@ func main() {
 	flag.StringVar(&c.readme, "readme", "README.md", "README whose Benchmarks section gets the tables (empty: none)")
 	flag.StringVar(&c.doc, "doc", "docs/benchmarks.md", "file for the full figures (empty: stdout only)")
 	flag.StringVar(&c.only, "only", "overhead,checkers,verdict", "which measurements to make")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write this process's CPU profile here, each overhead side labelled side=<index> (go tool pprof -tagfocus side=1)")
 	flag.Parse()
 	var err error
 	for _, f := range strings.Split(*concurrencies, ",") {
@@ -81,7 +84,21 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dqtest-bench: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(ctx, c); err != nil {
+		stop()
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "dqtest-bench:", err)
 		os.Exit(1)
 	}

@@ -9,11 +9,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/canonical/go-dqlite/v2/client"
@@ -28,7 +28,11 @@ import (
 // overhead is the harness-overhead measurement: completed operations per second
 // of each side, per round. The sides, in the order of the table:
 //
-//   - dqtest: harness.Run, the way `dqtest run` drives a cluster;
+//   - dqtest, client: node: harness.Run, the way `dqtest run` drives a
+//     cluster by default (every operation through a node's control API);
+//   - dqtest, client: direct: harness.Run with the direct client mode
+//     (dqclient in this process, straight to the leader's dqlite port);
+//   - dqclient loop: the direct mode's clients in a bare loop, no harness;
 //   - control API loop: the same operations through the same control-API
 //     clients (one per node, clients spread over the nodes as dqtest
 //     does), without the harness: no history, no pacing, no checking;
@@ -37,16 +41,25 @@ import (
 //   - driver: the go-dqlite driver through database/sql, straight to the
 //     leader's dqlite port.
 //
-// The middle two split dqtest's overhead into its parts.
+// The control API loops split the node mode's cost into its parts. The
+// harness's own overhead is direct against the driver: both send the same
+// statements from this process to the leader; the node mode adds a process
+// hop per operation (the topology of an application embedded in a node).
 type overhead struct {
 	Concurrency int
 	Sides       []string
 	Rounds      [][]float64 // [round][side]
 	// Median is each side's median; Ratio the median over the rounds of
-	// dqtest's rate over the driver's.
-	Median []float64
-	Ratio  float64
-	Failed []int // errors per side (neither ok nor a cas that found another value), all rounds
+	// dqtest's rate (client: direct) over the driver's, NodeRatio the same
+	// for client: node.
+	Median    []float64
+	Ratio     float64
+	NodeRatio float64
+	Failed    []int // errors per side (neither ok nor a cas that found another value), all rounds
+	// Writes is each side's median rate of writes that took effect (write
+	// or cas ok): dqlite runs one write at a time, so this is the part of
+	// the rate the client path cannot raise by answering reads faster.
+	Writes []float64
 	// CPUBusy is the median share of the machine's CPU time in use while
 	// each side ran (from /proc/stat; every process, the nodes included).
 	CPUBusy []float64
@@ -54,13 +67,17 @@ type overhead struct {
 
 const (
 	sideDqtest = iota
+	sideDirect
+	sideDirectLoop
 	sideControl
 	sideLeader
 	sideDriver
 )
 
 var sideNames = []string{
-	"dqtest (harness.Run: control API, history recorded)",
+	"dqtest, client: node (harness.Run: each op through a node's control API, history recorded)",
+	"dqtest, client: direct (harness.Run: dqclient straight to the leader, history recorded)",
+	"dqclient loop, clients spread over the nodes (the direct mode's clients, no harness)",
 	"control API loop, clients spread over the nodes (no harness)",
 	"control API loop, every client on the leader (no harness)",
 	"plain go-dqlite driver loop (database/sql to the leader's port 9001)",
@@ -138,7 +155,8 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 
 	o.Sides, o.Concurrency = sideNames, c.concurrency
 	o.Failed = make([]int, len(sideNames))
-	var ratios []float64
+	var ratios, nodeRatios []float64
+	var writeRounds [][]float64
 	var cpu [][]float64
 	nodes := cluster.Nodes()
 	for round := 1; round <= c.rounds; round++ {
@@ -149,16 +167,25 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 			return o, err
 		}
 		rates := make([]float64, len(sideNames))
+		writes := make([]float64, len(sideNames))
 		busy := make([]float64, len(sideNames))
-		sides := []func() (float64, int, error){
-			sideDqtest: func() (float64, int, error) { return dqtestSide(ctx, cluster, db, runs, c, int64(round)) },
-			sideControl: func() (float64, int, error) {
+		sides := []func() (sideResult, error){
+			sideDqtest: func() (sideResult, error) {
+				return dqtestSide(ctx, cluster, db, runs, c, int64(round), harness.ClientNode)
+			},
+			sideDirect: func() (sideResult, error) {
+				return dqtestSide(ctx, cluster, db, runs, c, int64(round), harness.ClientDirect)
+			},
+			sideDirectLoop: func() (sideResult, error) {
+				return loopSide(ctx, c, int64(round), func(slot int) workloads.Client { return cluster.DirectClient(nodes[slot%len(nodes)]) })
+			},
+			sideControl: func() (sideResult, error) {
 				return loopSide(ctx, c, int64(round), func(slot int) workloads.Client { return cluster.Client(nodes[slot%len(nodes)]) })
 			},
-			sideLeader: func() (float64, int, error) {
+			sideLeader: func() (sideResult, error) {
 				return loopSide(ctx, c, int64(round), func(int) workloads.Client { return cluster.Client(leader) })
 			},
-			sideDriver: func() (float64, int, error) {
+			sideDriver: func() (sideResult, error) {
 				return loopSide(ctx, c, int64(round), func(int) workloads.Client { return sqlClient{db} })
 			},
 		}
@@ -167,20 +194,24 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 		for k := range sides {
 			i := (k + round - 1) % len(sides)
 			before := cpuTimes()
-			rate, failed, err := sides[i]()
+			var r sideResult
+			var err error
+			pprof.Do(ctx, pprof.Labels("side", strconv.Itoa(i)), func(context.Context) { r, err = sides[i]() })
 			busy[i] = cpuTimes().busySince(before)
 			if err != nil {
 				return o, fmt.Errorf("%s: %w", sideNames[i], err)
 			}
-			rates[i] = rate
-			o.Failed[i] += failed
+			rates[i], writes[i] = r.rate, r.writes
+			o.Failed[i] += r.errs
 		}
-		log.Info("overhead round", "round", round, "dqtest", int(rates[sideDqtest]), "control_api", int(rates[sideControl]),
+		log.Info("overhead round", "round", round, "dqtest_node", int(rates[sideDqtest]), "dqtest_direct", int(rates[sideDirect]), "dqclient", int(rates[sideDirectLoop]), "control_api", int(rates[sideControl]),
 			"control_api_leader", int(rates[sideLeader]), "driver", int(rates[sideDriver]), "leader", leader)
 		o.Rounds = append(o.Rounds, rates)
+		writeRounds = append(writeRounds, writes)
 		cpu = append(cpu, busy)
 		if rates[sideDriver] > 0 {
-			ratios = append(ratios, rates[sideDqtest]/rates[sideDriver])
+			ratios = append(ratios, rates[sideDirect]/rates[sideDriver])
+			nodeRatios = append(nodeRatios, rates[sideDqtest]/rates[sideDriver])
 		}
 	}
 	for i := range sideNames {
@@ -189,71 +220,80 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 			xs = append(xs, r[i])
 		}
 		o.Median = append(o.Median, median(xs))
+		var ws []float64
+		for _, r := range writeRounds {
+			ws = append(ws, r[i])
+		}
+		o.Writes = append(o.Writes, median(ws))
 		var bs []float64
 		for _, r := range cpu {
 			bs = append(bs, r[i])
 		}
 		o.CPUBusy = append(o.CPUBusy, median(bs))
 	}
-	o.Ratio = median(ratios)
+	o.Ratio, o.NodeRatio = median(ratios), median(nodeRatios)
 	return o, nil
 }
 
 // dqtestSide runs the register workload through harness.Run on the
-// running cluster: the same client loop, control API and history
-// recording as `dqtest run`, with no rate limit and no faults.
-func dqtestSide(ctx context.Context, cluster harness.Cluster, db *sql.DB, runs string, c config, seed int64) (float64, int, error) {
+// running cluster, in the client mode given: the same client loop, clients
+// and history recording as `dqtest run`, with no rate limit and no faults.
+func dqtestSide(ctx context.Context, cluster *docker.Cluster, db *sql.DB, runs string, c config, seed int64, mode string) (sideResult, error) {
 	// The other sides' writes are not in this run's history: start from
 	// an empty table, or the checker would rightly call the run invalid.
 	if err := clearRegisters(ctx, db); err != nil {
-		return 0, 0, err
+		return sideResult{}, err
 	}
-	src := fmt.Sprintf("name: bench-overhead\nnodes: 3\nworkload: {name: register, mix: %s}\nconcurrency: %d\nrate: 0\ntime_limit: %s\nseed: %d\n",
-		mixYAML(c.mix), c.concurrency, c.seconds, seed)
+	src := fmt.Sprintf("name: bench-overhead\nnodes: 3\nclient: %s\nworkload: {name: register, mix: %s}\nconcurrency: %d\nrate: 0\ntime_limit: %s\nseed: %d\n",
+		mode, mixYAML(c.mix), c.concurrency, c.seconds, seed)
 	sc, err := harness.ParseScenario("bench-overhead.yaml", []byte(src))
 	if err != nil {
-		return 0, 0, err
+		return sideResult{}, err
 	}
 	res, err := harness.Run(ctx, sc, harness.Options{Backend: reuse{cluster}, RunsDir: runs,
 		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return 0, 0, err
+		return sideResult{}, err
 	}
 	if res.Outcome != "valid" {
-		return 0, 0, fmt.Errorf("the dqtest side's run was %s (%v), see %s", res.Outcome, res.Reasons, res.Dir)
+		return sideResult{}, fmt.Errorf("the dqtest side's run was %s (%v), see %s", res.Outcome, res.Reasons, res.Dir)
 	}
 	// Count from the history, as the loops count: ok or a cas that found
 	// another value is a completed operation, anything else an error.
 	events, _, err := history.ReadFile(filepath.Join(res.Dir, harness.HistoryFile))
 	if err != nil {
-		return 0, 0, err
+		return sideResult{}, err
 	}
-	var done, errs int
+	var r sideResult
 	for _, e := range events {
 		if e.IsClient() && e.Type != history.Invoke {
-			if completed(e.Type, e.Error) {
-				done++
-			} else {
-				errs++
-			}
+			r.count(e.F, e.Type, e.Error)
 		}
 	}
-	return float64(done) / res.Phases.Workload, errs, nil
+	return r.per(res.Phases.Workload), nil
 }
 
-// reuse is a backend whose Up hands out a cluster that is already up, and
-// whose Down leaves it up: both sides of the overhead benchmark use one
-// cluster.
-type reuse struct{ harness.Cluster }
+// reuse is a backend whose Up hands out a cluster that is already up, with
+// the clients of the spec's client mode, and whose Down leaves it up: every
+// side of the overhead benchmark uses one cluster.
+type reuse struct{ *docker.Cluster }
 
 func (reuse) Name() string { return "docker" }
-func (r reuse) Up(context.Context, harness.ClusterSpec) (harness.Cluster, error) {
+func (r reuse) Up(_ context.Context, spec harness.ClusterSpec) (harness.Cluster, error) {
+	if spec.ClientMode == harness.ClientDirect {
+		return kept{direct{r.Cluster}}, nil
+	}
 	return kept{r.Cluster}, nil
 }
 
 type kept struct{ harness.Cluster }
 
 func (kept) Down(context.Context) error { return nil }
+
+// direct is the cluster with its clients in the direct mode.
+type direct struct{ *docker.Cluster }
+
+func (d direct) Client(name string) workloads.Client { return d.DirectClient(name) }
 
 func clearRegisters(ctx context.Context, db *sql.DB) error {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -265,22 +305,53 @@ func clearRegisters(ctx context.Context, db *sql.DB) error {
 	return err
 }
 
+// sideResult is what one side did: completed operations (and of them,
+// writes that took effect) per second, and errors.
+type sideResult struct {
+	done, wrote int
+	rate        float64
+	writes      float64
+	errs        int
+}
+
+// count books one completion of operation f.
+func (r *sideResult) count(f string, t history.Type, errText string) {
+	switch {
+	case !completed(t, errText):
+		r.errs++
+	case t == history.OK && (f == "write" || f == "cas"):
+		r.done++
+		r.wrote++
+	default:
+		r.done++
+	}
+}
+
+// per turns the counts into rates over seconds.
+func (r sideResult) per(seconds float64) sideResult {
+	if seconds > 0 {
+		r.rate, r.writes = float64(r.done)/seconds, float64(r.wrote)/seconds
+	}
+	return r
+}
+
 // loopSide runs the register workload's operations with the same
 // generators and SQL as dqtest, from c.concurrency goroutines, each
 // through the client clientFor(slot) gives, in a bare loop: no history,
 // no checking.
-func loopSide(ctx context.Context, c config, seed int64, clientFor func(slot int) workloads.Client) (float64, int, error) {
+func loopSide(ctx context.Context, c config, seed int64, clientFor func(slot int) workloads.Client) (sideResult, error) {
 	wl, err := workloads.New("register", workloads.Params{Mix: c.mix})
 	if err != nil {
-		return 0, 0, err
+		return sideResult{}, err
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = wl.Setup(sctx, clientFor(0))
 	cancel()
 	if err != nil {
-		return 0, 0, fmt.Errorf("setup: %w", err)
+		return sideResult{}, fmt.Errorf("setup: %w", err)
 	}
-	var ok, bad atomic.Int64
+	var mu sync.Mutex
+	var r sideResult
 	var wg sync.WaitGroup
 	start := time.Now()
 	end := start.Add(c.seconds)
@@ -296,16 +367,14 @@ func loopSide(ctx context.Context, c config, seed int64, clientFor func(slot int
 				opCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				comp := wl.Invoke(opCtx, cl, op)
 				cancel()
-				if completed(comp.Type, comp.Error) {
-					ok.Add(1)
-				} else {
-					bad.Add(1)
-				}
+				mu.Lock()
+				r.count(op.F, comp.Type, comp.Error)
+				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	return float64(ok.Load()) / time.Since(start).Seconds(), int(bad.Load()), ctx.Err()
+	return r.per(time.Since(start).Seconds()), ctx.Err()
 }
 
 // sqlClient is workloads.Client over database/sql: what a program using

@@ -26,6 +26,17 @@ func (c *Cluster) Client(name string) workloads.Client {
 	return nodeClient{name: name, api: c.ctl.client(n)}
 }
 
+// DirectClient is Client in the direct client mode, whatever the cluster's
+// spec says: a program driving one cluster both ways (cmd/dqtest-bench
+// does) gets either.
+func (c *Cluster) DirectClient(name string) workloads.Client {
+	n, err := c.node(name)
+	if err != nil {
+		return unknownNode{err}
+	}
+	return directClient{name: name, cl: c.directClient(n)}
+}
+
 type nodeClient struct {
 	name string
 	api  *control.Client
