@@ -16,13 +16,13 @@ import (
 type Expect struct {
 	// Verdict is valid or invalid; it defaults to invalid when Anomalies
 	// or Crash are given, valid otherwise.
-	Verdict checker.Verdict `yaml:"verdict,omitempty"`
+	Verdict checker.Verdict `yaml:"verdict,omitempty" json:"verdict,omitempty"`
 	// Anomalies are anomaly kinds (checker.Anomaly.Kind) that must appear;
 	// with Verdict invalid and no Anomalies, any anomaly is expected.
-	Anomalies []string `yaml:"anomalies,omitempty"`
+	Anomalies []string `yaml:"anomalies,omitempty" json:"anomalies,omitempty"`
 	// Crash is text that a node's crash signature or kind must contain,
 	// e.g. "dqlite_node_stop" or "assertion".
-	Crash string `yaml:"crash,omitempty"`
+	Crash string `yaml:"crash,omitempty" json:"crash,omitempty"`
 }
 
 func (e *Expect) resolve() error {

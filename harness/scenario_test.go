@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -260,4 +261,13 @@ func TestSummaryIsTheFirstCommentLine(t *testing.T) {
 	require.Equal(t, "Register on 3 nodes.", Summary([]byte("\n#   Register on 3 nodes.\n# more\nnodes: 3\n")))
 	require.Equal(t, "From the field.", Summary([]byte("nodes: 3\ndescription: |\n  From the field.\n  More.\n")))
 	require.Equal(t, "(no description)", Summary([]byte("nodes: 3\n")))
+}
+
+func TestExpectIsWrittenToResultsWithTheScenarioFileNames(t *testing.T) {
+	b, err := json.Marshal(Expect{Verdict: checker.Invalid, Anomalies: []string{"G1a"}, Crash: "assertion"})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"verdict": "invalid", "anomalies": ["G1a"], "crash": "assertion"}`, string(b))
+	var back Expect
+	require.NoError(t, json.Unmarshal([]byte(`{"Verdict": "invalid", "Crash": "x"}`), &back), "results.json of earlier versions")
+	require.Equal(t, Expect{Verdict: checker.Invalid, Crash: "x"}, back)
 }

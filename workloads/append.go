@@ -81,19 +81,22 @@ func (w *appendList) Generator(seed int64, slot int) Generator {
 	})
 }
 
-// microOp is one parsed micro-op.
-type microOp struct {
-	f   string // "append" or "r"
-	key string
-	v   int64 // the appended value
+// MicroOp is one micro-op of a list-append txn.
+type MicroOp struct {
+	F   string // "append" or "r"
+	Key string
+	V   int64 // the appended value
 }
 
-func parseTxn(v any) ([]microOp, error) {
+// ParseTxn parses a list-append txn operation's value: a non-empty list of
+// [f, key, value] micro-ops, f "append" (value an integer) or "r". The
+// simulator parses the same operations with it.
+func ParseTxn(v any) ([]MicroOp, error) {
 	txn, ok := v.([]any)
 	if !ok || len(txn) == 0 {
 		return nil, fmt.Errorf("value must be a non-empty list of micro-ops, got %v", v)
 	}
-	ops := make([]microOp, len(txn))
+	ops := make([]MicroOp, len(txn))
 	for i, m := range txn {
 		mop, ok := m.([]any)
 		if !ok || len(mop) != 3 {
@@ -104,14 +107,14 @@ func parseTxn(v any) ([]microOp, error) {
 		if key == "" {
 			return nil, fmt.Errorf("micro-op %d: key must be a non-empty string, got %v", i, mop[1])
 		}
-		ops[i] = microOp{f: f, key: key}
+		ops[i] = MicroOp{F: f, Key: key}
 		switch f {
 		case "append":
-			n, err := asInt(mop[2])
+			n, err := AsInt(mop[2])
 			if err != nil {
 				return nil, fmt.Errorf("micro-op %d: %w", i, err)
 			}
-			ops[i].v = n
+			ops[i].V = n
 		case "r":
 		default:
 			return nil, fmt.Errorf("micro-op %d: f must be append or r, got %v", i, mop[0])
@@ -124,16 +127,16 @@ func (w *appendList) Invoke(ctx context.Context, c Client, op Op) Completion {
 	if op.F != "txn" {
 		return refused(op, "unknown operation (append knows txn)")
 	}
-	mops, err := parseTxn(op.Value)
+	mops, err := ParseTxn(op.Value)
 	if err != nil {
 		return refused(op, "%v", err)
 	}
 	stmts := make([]Stmt, len(mops))
 	for i, m := range mops {
-		if m.f == "append" {
-			stmts[i] = Stmt{SQL: appendAdd, Args: []any{m.key, m.v}}
+		if m.F == "append" {
+			stmts[i] = Stmt{SQL: appendAdd, Args: []any{m.Key, m.V}}
 		} else {
-			stmts[i] = Stmt{SQL: appendRead, Args: []any{m.key}}
+			stmts[i] = Stmt{SQL: appendRead, Args: []any{m.Key}}
 		}
 	}
 	res, err := c.Txn(ctx, stmts)
@@ -148,15 +151,15 @@ func (w *appendList) Invoke(ctx context.Context, c Client, op Op) Completion {
 	// recorded invoke event.
 	out := make([]any, len(mops))
 	for i, m := range mops {
-		if m.f == "append" {
-			out[i] = []any{"append", m.key, m.v}
+		if m.F == "append" {
+			out[i] = []any{"append", m.Key, m.V}
 			continue
 		}
 		vs, err := column(res[i].Rows, "v")
 		if err != nil {
 			return unreadable(op, "micro-op %d: %v", i, err)
 		}
-		out[i] = []any{"r", m.key, list(vs)} // an unwritten key reads as []
+		out[i] = []any{"r", m.Key, list(vs)} // an unwritten key reads as []
 	}
 	return Completion{Type: history.OK, Value: out}
 }

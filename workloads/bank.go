@@ -96,9 +96,9 @@ func (w *bank) Invoke(ctx context.Context, c Client, op Op) Completion {
 		if !ok {
 			return refused(op, "value must be {from, to, amount}, got %v", op.Value)
 		}
-		from, err1 := asInt(t["from"])
-		to, err2 := asInt(t["to"])
-		amount, err3 := asInt(t["amount"])
+		from, err1 := AsInt(t["from"])
+		to, err2 := AsInt(t["to"])
+		amount, err3 := AsInt(t["amount"])
 		if err1 != nil || err2 != nil || err3 != nil {
 			return refused(op, "value must be {from, to, amount} integers, got %v", op.Value)
 		}

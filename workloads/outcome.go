@@ -32,10 +32,10 @@ func unreadable(op Op, format string, args ...any) Completion {
 	return Completion{Type: history.Info, Value: op.Value, Error: fmt.Sprintf("%s: unreadable result: ", op.F) + fmt.Sprintf(format, args...)}
 }
 
-// asInt converts a number as a client or a JSON decoder may hand it over
+// AsInt converts a number as a client or a JSON decoder may hand it over
 // (int64 from SQLite, float64 or json.Number from JSON) to int64, refusing
 // fractions and out-of-range values rather than rounding them.
-func asInt(v any) (int64, error) {
+func AsInt(v any) (int64, error) {
 	switch x := v.(type) {
 	case int64:
 		return x, nil
@@ -68,7 +68,7 @@ func asInts(v any) ([]int64, error) {
 	case []any:
 		out := make([]int64, len(x))
 		for i, e := range x {
-			n, err := asInt(e)
+			n, err := AsInt(e)
 			if err != nil {
 				return nil, err
 			}
@@ -88,7 +88,7 @@ func column(rows []map[string]any, col string) ([]int64, error) {
 		if !ok {
 			return nil, fmt.Errorf("row %d has no column %s", i, col)
 		}
-		n, err := asInt(v)
+		n, err := AsInt(v)
 		if err != nil {
 			return nil, fmt.Errorf("row %d, column %s: %w", i, col, err)
 		}

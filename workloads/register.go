@@ -81,7 +81,7 @@ func (w *register) Invoke(ctx context.Context, c Client, op Op) Completion {
 		}
 		return Completion{Type: history.OK, Value: vs[0]}
 	case "write":
-		v, err := asInt(op.Value)
+		v, err := AsInt(op.Value)
 		if err != nil {
 			return refused(op, "value: %v", err)
 		}

@@ -59,7 +59,7 @@ func (w *set) Generator(seed int64, slot int) Generator {
 func (w *set) Invoke(ctx context.Context, c Client, op Op) Completion {
 	switch op.F {
 	case "add":
-		v, err := asInt(op.Value)
+		v, err := AsInt(op.Value)
 		if err != nil {
 			return refused(op, "value: %v", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -58,7 +57,7 @@ func parse(workload string, accounts int, op workloads.Op) (program, error) {
 	case "register/read":
 		add(stmt{kind: stRegRead, key: op.Key})
 	case "register/write":
-		v, err := asInt(op.Value)
+		v, err := workloads.AsInt(op.Value)
 		if err != nil {
 			return p, err
 		}
@@ -68,8 +67,8 @@ func parse(workload string, accounts int, op workloads.Op) (program, error) {
 		if !ok || len(ov) != 2 {
 			return p, fmt.Errorf("cas value must be [old, new], got %v", op.Value)
 		}
-		o, err1 := asInt(ov[0])
-		n, err2 := asInt(ov[1])
+		o, err1 := workloads.AsInt(ov[0])
+		n, err2 := workloads.AsInt(ov[1])
 		if err1 != nil || err2 != nil {
 			return p, fmt.Errorf("cas value must be two integers, got %v", op.Value)
 		}
@@ -81,16 +80,16 @@ func parse(workload string, accounts int, op workloads.Op) (program, error) {
 		if !ok {
 			return p, fmt.Errorf("transfer value must be {from, to, amount}, got %v", op.Value)
 		}
-		from, err1 := asInt(t["from"])
-		to, err2 := asInt(t["to"])
-		amount, err3 := asInt(t["amount"])
+		from, err1 := workloads.AsInt(t["from"])
+		to, err2 := workloads.AsInt(t["to"])
+		amount, err3 := workloads.AsInt(t["amount"])
 		if err1 != nil || err2 != nil || err3 != nil || from < 0 || to < 0 || from >= int64(accounts) || to >= int64(accounts) {
 			return p, fmt.Errorf("transfer value must be {from, to, amount} with accounts below %d, got %v", accounts, op.Value)
 		}
 		add(stmt{kind: stWithdraw, acct: int(from), a: amount})
 		add(stmt{kind: stDeposit, acct: int(to), a: amount})
 	case "set/add":
-		v, err := asInt(op.Value)
+		v, err := workloads.AsInt(op.Value)
 		if err != nil {
 			return p, err
 		}
@@ -98,31 +97,15 @@ func parse(workload string, accounts int, op workloads.Op) (program, error) {
 	case "set/read", "set/final-read":
 		add(stmt{kind: stSetRead})
 	case "append/txn":
-		txn, ok := op.Value.([]any)
-		if !ok || len(txn) == 0 {
-			return p, fmt.Errorf("txn value must be a non-empty list of micro-ops, got %v", op.Value)
+		mops, err := workloads.ParseTxn(op.Value)
+		if err != nil {
+			return p, fmt.Errorf("txn value: %w", err)
 		}
-		for i, m := range txn {
-			mop, ok := m.([]any)
-			if !ok || len(mop) != 3 {
-				return p, fmt.Errorf("micro-op %d must be [f, key, value], got %v", i, m)
-			}
-			f, _ := mop[0].(string)
-			key, _ := mop[1].(string)
-			if key == "" {
-				return p, fmt.Errorf("micro-op %d: key must be a non-empty string", i)
-			}
-			switch f {
-			case "append":
-				v, err := asInt(mop[2])
-				if err != nil {
-					return p, fmt.Errorf("micro-op %d: %w", i, err)
-				}
-				add(stmt{kind: stAppend, key: key, a: v})
-			case "r":
-				add(stmt{kind: stListRead, key: key})
-			default:
-				return p, fmt.Errorf("micro-op %d: f must be append or r, got %v", i, mop[0])
+		for _, m := range mops {
+			if m.F == "append" {
+				add(stmt{kind: stAppend, key: m.Key, a: m.V})
+			} else {
+				add(stmt{kind: stListRead, key: m.Key})
 			}
 		}
 	default:
@@ -210,13 +193,4 @@ func (p *program) okValue(results []any) any {
 		return results[0]
 	}
 	return p.op.Value
-}
-
-// asInt accepts the integer shapes a generator or a JSON decoder hands over
-// (history.Normalize's int64, which whole floats and json.Numbers become).
-func asInt(v any) (int64, error) {
-	if n, ok := history.Normalize(v).(int64); ok {
-		return n, nil
-	}
-	return 0, fmt.Errorf("%v (%T) is not an integer", v, v)
 }
