@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -183,6 +184,15 @@ func (sc *Scenario) resolve() error {
 	}
 	if sc.Client != ClientNode && sc.Client != ClientDirect {
 		return badField("client", "must be node or direct, got %q", sc.Client)
+	}
+	if sc.Client == ClientDirect && sc.Backend == BackendDocker {
+		for _, node := range slices.Sorted(maps.Keys(sc.NodeArgs)) {
+			for _, a := range sc.NodeArgs[node] {
+				if strings.HasPrefix(a, "--self-test-stale-reads") {
+					return badField("client", "direct clients bypass the control API, where %s's %s serves its stale reads: the self-test would test nothing (use client: node)", node, a)
+				}
+			}
+		}
 	}
 	names := NodeNames(sc.Nodes)
 	for node, args := range sc.NodeArgs {

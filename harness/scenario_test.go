@@ -114,6 +114,7 @@ func TestParseScenarioRejectsBadInputAtItsLine(t *testing.T) {
 		{"unknown backend", "backend: kubernetes\n", 1, "backend", `"kubernetes"`},
 		{"unknown stop mode", "stop_mode: gentle\n", 1, "stop_mode", `"gentle"`},
 		{"unknown client mode", "nodes: 3\nclient: http\n", 2, "client", `must be node or direct, got "http"`},
+		{"direct clients with the stale-read self-test", "client: direct\nnode_args:\n  n2: [--self-test-stale-reads=3s]\n", 1, "client", "bypass the control API"},
 		{"bad name", "name: ../evil\n", 1, "name", "names the run directory"},
 		{"unknown workload", "workload:\n  name: queue\n", 2, "workload.name", `unknown workload "queue"`},
 		{"a parameter of another workload", "workload:\n  name: set\n  accounts: 3\n", 3, "workload.accounts", "does not apply"},
