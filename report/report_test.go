@@ -98,6 +98,7 @@ func TestReportOfAValidSimulatorRunHasEverySectionAndSaysSimulator(t *testing.T)
 	sc := section(t, html, "scenario")
 	require.Contains(t, sc, "partition-leader")
 	require.Contains(t, sc, "dqtest repro "+dir)
+	require.NotContains(t, sc, "<th>clients</th>", "the simulator models no client transport")
 	require.Contains(t, section(t, html, "timeline"), "partition-leader", "the fault legend names the fault")
 	require.Contains(t, section(t, html, "timeline"), "start-partition-leader", "the fault events are listed")
 	lat := section(t, html, "latency")
@@ -203,6 +204,19 @@ func TestReportOfAStoredDockerRunDoesNotClaimSimulator(t *testing.T) {
 	verdict := section(t, html, "verdict")
 	require.NotContains(t, verdict, "simulator")
 	require.Contains(t, verdict, "real dqlite 1.18.1 nodes in containers")
+	require.Contains(t, section(t, html, "scenario"), "<th>clients</th><td>node: each operation through its node's control API",
+		"a run directory from before client modes existed is a node-mode run")
 	require.Contains(t, section(t, html, "anomalies"), `class="anomaly"`)
 	require.Contains(t, section(t, html, "nodes"), "<summary>n2.log")
+
+	// The same run as if its clients had been direct (which the stale-read
+	// self-test does not allow: its flag goes).
+	sc, err := os.ReadFile(filepath.Join(dir, "scenario.yaml"))
+	require.NoError(t, err)
+	flag := "node_args:\n  n2:\n  - --self-test-stale-reads=3s\n"
+	require.Contains(t, string(sc), flag)
+	direct := strings.Replace(string(sc), flag, "", 1) + "client: direct\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "scenario.yaml"), []byte(direct), 0o644))
+	require.NoError(t, report.WriteDir(dir))
+	require.Contains(t, section(t, readReport(t, dir), "scenario"), "<th>clients</th><td>direct: from dqtest straight to the leader")
 }
