@@ -17,27 +17,13 @@ import (
 // the nodes' control APIs.
 func TestDirectClients(t *testing.T) {
 	requireDockerAndImage(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	spec := harness.ClusterSpec{RunID: testRunID("direct"), Nodes: 3, ClientMode: harness.ClientDirect}
-	c, err := (&Backend{}).Start(ctx, spec)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		require.NoError(t, c.Down(ctx))
-	})
+	c := upSpec(t, harness.ClusterSpec{RunID: testRunID("direct"), Nodes: 3, ClientMode: harness.ClientDirect})
 	require.IsType(t, directClient{}, c.Client("n1"))
-	_, err = c.Client("n1").Exec(ctxFor(t, 10*time.Second), "CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
+	_, err := c.Client("n1").Exec(ctxFor(t, 10*time.Second), "CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
 	require.NoError(t, err)
 
 	t.Run("a row written through n1 is read back through every node", func(t *testing.T) {
-		write(t, c, "n1", "direct", 5)
-		for _, n := range c.Nodes() {
-			v, err := readValue(ctxFor(t, 10*time.Second), c.Client(n), "direct")
-			require.NoError(t, err, "read through %s", n)
-			require.Equal(t, int64(5), v)
-		}
+		writeAndReadEverywhere(t, c, "direct", 5)
 	})
 
 	t.Run("statements do not touch the control API", func(t *testing.T) {

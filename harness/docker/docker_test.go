@@ -111,6 +111,18 @@ func write(t *testing.T, c *Cluster, via, key string, v int64) {
 	require.NoError(t, err, "write %s=%d through %s", key, v, via)
 }
 
+// writeAndReadEverywhere writes key=v through n1 and reads it back through
+// every node.
+func writeAndReadEverywhere(t *testing.T, c *Cluster, key string, v int64) {
+	t.Helper()
+	write(t, c, "n1", key, v)
+	for _, n := range c.Nodes() {
+		got, err := readValue(ctxFor(t, 10*time.Second), c.Client(n), key)
+		require.NoError(t, err, "read through %s", n)
+		require.Equal(t, v, got, "read through %s", n)
+	}
+}
+
 func otherThan(c *Cluster, node string) []string {
 	var out []string
 	for _, n := range c.Nodes() {
@@ -142,12 +154,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("a row written through n1 is read back through every node", func(t *testing.T) {
-		write(t, c, "n1", "replicated", 42)
-		for _, n := range c.Nodes() {
-			v, err := readValue(ctxFor(t, 10*time.Second), c.Client(n), "replicated")
-			require.NoError(t, err, "read through %s", n)
-			require.Equal(t, int64(42), v, "read through %s", n)
-		}
+		writeAndReadEverywhere(t, c, "replicated", 42)
 	})
 
 	t.Run("a statement SQLite refuses is a definite failure", func(t *testing.T) {
