@@ -1,0 +1,78 @@
+package sim_test
+
+// The simulator's histories for every shipped scenario and seeds 1..5 are
+// pinned by their SHA-256: a refactoring that changes what the simulator
+// does (a default, the order of draws from a seed) shows up here. When a
+// change of behaviour is intended, regenerate with
+// DQTEST_UPDATE_PINNED=1 go test -run TestPinnedSimHistories ./harness/sim/
+// and say why in the commit.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/harness/sim"
+	"github.com/dqtest/dqtest/history"
+)
+
+const pinnedFile = "testdata/pinned-histories.txt"
+
+
+func simHistoryHash(t *testing.T, path string, seed int64) string {
+	t.Helper()
+	sc, err := harness.LoadScenario(path)
+	require.NoError(t, err)
+	sc.Seed = seed
+	sc.Backend = harness.BackendSim
+	tmp := filepath.Join(t.TempDir(), "h.jsonl")
+	w, err := history.Create(tmp)
+	require.NoError(t, err)
+	cfg, err := sim.ConfigFor(sc, "")
+	if err != nil {
+		return "refused: " + err.Error()
+	}
+	cfg.Record = w
+	_, err = sim.Run(context.Background(), cfg)
+	require.NoError(t, w.Close())
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	b, err := os.ReadFile(tmp)
+	require.NoError(t, err)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func TestPinnedSimHistories(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every shipped scenario five times on the simulator")
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "scenarios", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	sort.Strings(files)
+	var lines []string
+	for _, f := range files {
+		for seed := int64(1); seed <= 5; seed++ {
+			lines = append(lines, fmt.Sprintf("%s seed=%d %s", filepath.Base(f), seed, simHistoryHash(t, f, seed)))
+		}
+	}
+	got := strings.Join(lines, "\n") + "\n"
+	if os.Getenv("DQTEST_UPDATE_PINNED") != "" {
+		require.NoError(t, os.WriteFile(pinnedFile, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(pinnedFile)
+	require.NoError(t, err)
+	require.Equal(t, string(want), got, "the simulator's histories changed (see the comment at the top of this file)")
+}
