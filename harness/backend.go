@@ -6,6 +6,7 @@ package harness
 import (
 	"context"
 
+	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/workloads"
 )
@@ -23,11 +24,11 @@ type ClusterSpec struct {
 	// e.g. a self-test flag for one node.
 	NodeArgs map[string][]string
 	// StopMode is how the Node API stops dqlite: guarded, unguarded or bypass.
-	StopMode string
+	StopMode mode.Stop
 	// ClientMode is how Cluster.Client reaches dqlite (docker backend):
-	// ClientNode ("" too) through the node's control API, ClientDirect from
+	// mode.ClientNode ("" too) through the node's control API, mode.ClientDirect from
 	// this process straight to the dqlite ports (Scenario.Client).
-	ClientMode string
+	ClientMode mode.Client
 	// DataDirSize, when set (e.g. "256m"), puts each node's data directory
 	// on a file system of that size of its own (docker: a tmpfs volume), so
 	// that the disk nemesis can fill it. Empty: the backend's default.

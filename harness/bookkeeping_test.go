@@ -17,6 +17,7 @@ import (
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/scenario"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -144,11 +145,11 @@ func TestJudgeComparesTheRunWithTheExpectation(t *testing.T) {
 	clean := checker.Result{Checker: "register", Verdict: checker.Valid}
 	undecided := checker.Result{Checker: "register", Verdict: checker.Unknown, Reason: "time budget"}
 	abort := Crash{Node: "n2", Kind: "assertion", Signal: "SIGABRT", Signature: "SIGABRT: src/server.c:779: dqlite_node_stop: Assertion `rv == 0' failed."}
-	valid := Expect{Verdict: checker.Valid}
+	valid := scenario.Expect{Verdict: checker.Valid}
 
 	tests := []struct {
 		name    string
-		exp     Expect
+		exp     scenario.Expect
 		results []checker.Result
 		crashes []Crash
 		want    checker.Verdict
@@ -158,29 +159,29 @@ func TestJudgeComparesTheRunWithTheExpectation(t *testing.T) {
 		{"an anomaly in a run expected valid fails", valid, []checker.Result{stale}, nil, checker.Invalid, "anomaly found: nonlinearizable"},
 		{"a crash in a run expected valid fails", valid, []checker.Result{clean}, []Crash{abort}, checker.Invalid, "node n2 crashed"},
 		{"an undecided run expected valid is unknown", valid, []checker.Result{undecided}, nil, checker.Unknown, "could not decide"},
-		{"the expected anomaly appearing passes", Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
+		{"the expected anomaly appearing passes", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
 			[]checker.Result{stale}, nil, checker.Valid, "invalid as expected"},
-		{"the expected anomaly missing fails", Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
+		{"the expected anomaly missing fails", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
 			[]checker.Result{clean}, nil, checker.Invalid, "expected anomaly nonlinearizable, not seen"},
-		{"another anomaly besides the expected one fails", Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
+		{"another anomaly besides the expected one fails", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
 			[]checker.Result{stale, lost}, nil, checker.Invalid, "not expected: anomaly lost"},
-		{"the expected anomaly missing from an undecided run is unknown", Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
+		{"the expected anomaly missing from an undecided run is unknown", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
 			[]checker.Result{undecided}, nil, checker.Unknown, "could not decide"},
-		{"the expected crash appearing passes", Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"},
+		{"the expected crash appearing passes", scenario.Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"},
 			[]checker.Result{clean}, []Crash{abort}, checker.Valid, "invalid as expected"},
-		{"an expected crash named by kind passes", Expect{Verdict: checker.Invalid, Crash: "assertion"},
+		{"an expected crash named by kind passes", scenario.Expect{Verdict: checker.Invalid, Crash: "assertion"},
 			[]checker.Result{clean}, []Crash{abort}, checker.Valid, ""},
-		{"the expected crash missing fails", Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"},
+		{"the expected crash missing fails", scenario.Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"},
 			[]checker.Result{clean}, nil, checker.Invalid, `expected crash matching "dqlite_node_stop", not seen`},
-		{"an anomaly when only a crash is expected fails", Expect{Verdict: checker.Invalid, Crash: "assertion"},
+		{"an anomaly when only a crash is expected fails", scenario.Expect{Verdict: checker.Invalid, Crash: "assertion"},
 			[]checker.Result{stale}, []Crash{abort}, checker.Invalid, "not expected: anomaly nonlinearizable"},
-		{"an unexpected crash besides the expected anomaly fails", Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
+		{"an unexpected crash besides the expected anomaly fails", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
 			[]checker.Result{stale}, []Crash{abort}, checker.Invalid, "not expected: crash of n2"},
-		{"expecting invalid in general accepts any anomaly", Expect{Verdict: checker.Invalid},
+		{"expecting invalid in general accepts any anomaly", scenario.Expect{Verdict: checker.Invalid},
 			[]checker.Result{lost}, nil, checker.Valid, ""},
-		{"expecting invalid in general accepts a crash", Expect{Verdict: checker.Invalid},
+		{"expecting invalid in general accepts a crash", scenario.Expect{Verdict: checker.Invalid},
 			[]checker.Result{clean}, []Crash{abort}, checker.Valid, ""},
-		{"expecting invalid in general fails on a clean run", Expect{Verdict: checker.Invalid},
+		{"expecting invalid in general fails on a clean run", scenario.Expect{Verdict: checker.Invalid},
 			[]checker.Result{clean}, nil, checker.Invalid, "expected an invalid verdict, not seen"},
 	}
 	for _, tt := range tests {

@@ -7,46 +7,8 @@ import (
 	"strings"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/scenario"
 )
-
-// Expect says what a run should show. The default is a valid run. A
-// regression scenario for a known bug expects the anomaly or crash the bug
-// causes: the run then passes when it shows exactly that, and fails when it
-// does not (or shows something else as well).
-type Expect struct {
-	// Verdict is valid or invalid; it defaults to invalid when Anomalies
-	// or Crash are given, valid otherwise.
-	Verdict checker.Verdict `yaml:"verdict,omitempty" json:"verdict,omitempty"`
-	// Anomalies are anomaly kinds (checker.Anomaly.Kind) that must appear;
-	// with Verdict invalid and no Anomalies, any anomaly is expected.
-	Anomalies []string `yaml:"anomalies,omitempty" json:"anomalies,omitempty"`
-	// Crash is text that a node's crash signature or kind must contain,
-	// e.g. "dqlite_node_stop" or "assertion".
-	Crash string `yaml:"crash,omitempty" json:"crash,omitempty"`
-}
-
-func (e *Expect) resolve() error {
-	switch e.Verdict {
-	case "":
-		e.Verdict = checker.Valid
-		if len(e.Anomalies) > 0 || e.Crash != "" {
-			e.Verdict = checker.Invalid
-		}
-	case checker.Valid:
-		if len(e.Anomalies) > 0 || e.Crash != "" {
-			return badField("expect.verdict", "valid contradicts the expected anomalies or crash")
-		}
-	case checker.Invalid:
-	default:
-		return badField("expect.verdict", "must be valid or invalid, got %q", e.Verdict)
-	}
-	for i, a := range e.Anomalies {
-		if strings.TrimSpace(a) == "" {
-			return badField(fmt.Sprintf("expect.anomalies[%d]", i), "an anomaly kind must not be empty")
-		}
-	}
-	return nil
-}
 
 // judge compares what a run showed with what the scenario expected and
 // returns the outcome and the reasons for it.
@@ -56,7 +18,7 @@ func (e *Expect) resolve() error {
 // appeared and nothing else did; it is invalid when something expected is
 // missing or something unexpected appeared, and unknown when the checkers
 // could not decide and the expected evidence did not appear.
-func judge(exp Expect, verdict checker.Verdict, results []checker.Result, crashes []Crash) (checker.Verdict, []string) {
+func judge(exp scenario.Expect, verdict checker.Verdict, results []checker.Result, crashes []Crash) (checker.Verdict, []string) {
 	found := anomalyKinds(results)
 	if exp.Verdict != checker.Invalid {
 		var reasons []string
@@ -133,7 +95,7 @@ func crashMatches(c Crash, want string) bool {
 	return c.Kind == want || c.Signal == want || strings.Contains(c.Signature, want)
 }
 
-func expectedEvidence(exp Expect, found []string) []string {
+func expectedEvidence(exp scenario.Expect, found []string) []string {
 	ev := append([]string(nil), found...)
 	if exp.Crash != "" {
 		ev = append(ev, "crash "+exp.Crash)
@@ -169,7 +131,7 @@ func combinedVerdict(results []checker.Result, crashes []Crash) checker.Verdict 
 }
 
 // markExpected flags the crashes the scenario expected.
-func markExpected(crashes []Crash, exp Expect) {
+func markExpected(crashes []Crash, exp scenario.Expect) {
 	for i := range crashes {
 		crashes[i].Expected = exp.Crash != "" && crashMatches(crashes[i], exp.Crash)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // Finding is one distinct crash or hang, by signature, over the nodes of a
@@ -97,7 +98,7 @@ type RepeatSummary struct {
 // expecting a crash or anomaly, which may be a rare race, passes when at
 // least one run showed it and no run showed anything unexpected: runs that
 // merely missed it are counted, not held against it.
-func SummarizeRepeats(sc Scenario, results []*Result, took []time.Duration) RepeatSummary {
+func SummarizeRepeats(sc scenario.Scenario, results []*Result, took []time.Duration) RepeatSummary {
 	s := RepeatSummary{Scenario: sc.Name, Runs: len(results), Outcomes: map[checker.Verdict]int{}, Findings: Findings(results)}
 	expectsEvidence := sc.Expect.Verdict == checker.Invalid
 	var elapsed time.Duration

@@ -9,14 +9,9 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
 )
-
-// DefaultStopDeadline bounds each stop, start and handover a fault asks a
-// node for (Scenario.StopDeadline). A dqlite_node_stop takes tens of
-// milliseconds; a guarded stop waits for a handover in flight, which takes
-// a few seconds at most.
-const DefaultStopDeadline = 20 * time.Second
 
 // KillHung is the nemesis event the harness records when it kills a node
 // whose stop, start or handover hung: its SIGKILL is the harness's, not a
@@ -39,7 +34,7 @@ const hangShare = 0.85
 type watchedCluster struct {
 	Cluster
 	deadline time.Duration
-	stopMode string
+	stopMode mode.Stop
 	log      *slog.Logger
 	record   func(history.Event)
 	now      func() int64 // history time, for the findings
@@ -74,7 +69,7 @@ func (w *watchedCluster) HoldTxn(ctx context.Context, node string) error {
 func (w *watchedCluster) Stop(ctx context.Context, node string) error {
 	at := w.now()
 	err := w.watch(ctx, "stop", node, w.Cluster.Stop)
-	if err == nil && w.stopMode != "bypass" {
+	if err == nil && w.stopMode != mode.Bypass {
 		w.checkClosed(ctx, node, at)
 	}
 	return err

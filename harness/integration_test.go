@@ -25,6 +25,7 @@ import (
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // requireDocker skips (or, in CI, fails) a test that needs Docker and the
@@ -81,7 +82,7 @@ func leftovers(t *testing.T, cli *testcontainers.DockerClient, runID string) []s
 
 func runScenario(t *testing.T, src string) (*harness.Result, []history.Event) {
 	t.Helper()
-	sc, err := harness.ParseScenario(t.Name()+".yaml", []byte(src))
+	sc, err := scenario.Parse(t.Name()+".yaml", []byte(src))
 	require.NoError(t, err)
 	sc.Name = strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(t.Name(), "Test")), "/", "-")
 	if len(sc.Name) > 24 {
@@ -98,7 +99,7 @@ func runScenario(t *testing.T, src string) (*harness.Result, []history.Event) {
 	for _, f := range []string{harness.ScenarioFile, harness.HistoryFile, harness.ResultsFile} {
 		require.FileExists(t, filepath.Join(res.Dir, f))
 	}
-	for _, n := range harness.NodeNames(sc.Nodes) {
+	for _, n := range scenario.NodeNames(sc.Nodes) {
 		require.FileExists(t, filepath.Join(res.Dir, harness.NodesDir, n+".log"))
 	}
 	events, torn, err := history.ReadFile(filepath.Join(res.Dir, harness.HistoryFile))
@@ -179,7 +180,7 @@ seed: 5
 
 func TestIntegrationCancelledRunRemovesTheClusterAndKeepsTheHistory(t *testing.T) {
 	cli := requireDocker(t)
-	sc, err := harness.ParseScenario("cancel.yaml", []byte("nodes: 3\ntime_limit: 60s\nseed: 3\n"))
+	sc, err := scenario.Parse("cancel.yaml", []byte("nodes: 3\ntime_limit: 60s\nseed: 3\n"))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	// Cancel a few seconds into the workload, as Ctrl-C would.

@@ -20,10 +20,11 @@ import (
 	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/report"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 func TestLibraryRunOfASimulatorScenarioIsValidAndWritesAReport(t *testing.T) {
-	sc, err := harness.LoadScenario("../scenarios/sim-stale-read.yaml")
+	sc, err := scenario.Load("../scenarios/sim-stale-read.yaml")
 	require.NoError(t, err)
 	sc.Seed = 42 // fixed: the simulator then repeats the run exactly
 
@@ -42,7 +43,7 @@ func TestLibraryRunOfASimulatorScenarioIsValidAndWritesAReport(t *testing.T) {
 }
 
 func TestLibraryRunFindsTheSimulatorsInjectedStaleReads(t *testing.T) {
-	sc, err := harness.LoadScenario("../scenarios/sim-stale-read.yaml")
+	sc, err := scenario.Load("../scenarios/sim-stale-read.yaml")
 	require.NoError(t, err)
 	sc.Seed = 42
 
@@ -62,7 +63,7 @@ func TestLibraryRunFindsTheSimulatorsInjectedStaleReads(t *testing.T) {
 
 func TestLibraryRunOfTheDefaultScenarioOnRealDqliteIsValid(t *testing.T) {
 	requireDocker(t)
-	sc, err := harness.LoadScenario("../scenarios/default.yaml")
+	sc, err := scenario.Load("../scenarios/default.yaml")
 	require.NoError(t, err)
 	sc.TimeLimit = 12 * time.Second // the default's faults fit in 12 s: partition at 10 s
 	sc.Nemesis.Faults = []string{"partition-halves"}
@@ -88,7 +89,7 @@ func TestLibraryRunOfTheDefaultScenarioOnRealDqliteIsValid(t *testing.T) {
 // ExampleRun runs a scenario on the simulator and prints its verdict. With
 // a docker backend (Options.Backend) the same call runs real dqlite nodes.
 func ExampleRun() {
-	sc, err := harness.LoadScenario("../scenarios/sim-stale-read.yaml")
+	sc, err := scenario.Load("../scenarios/sim-stale-read.yaml")
 	if err != nil {
 		panic(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // Result is what a run found; results.json holds it (docs/run-directory.md).
@@ -27,7 +28,7 @@ type Result struct {
 	// the run showed what was expected (a clean run, or exactly the
 	// expected anomaly or crash). The exit code follows Outcome.
 	Outcome checker.Verdict `json:"outcome"`
-	Expect  Expect          `json:"expect"`
+	Expect  scenario.Expect `json:"expect"`
 	// Reasons explain Outcome when it differs from a plain valid run.
 	Reasons  []string            `json:"reasons,omitempty"`
 	Checkers []checker.Result    `json:"checkers"`

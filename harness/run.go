@@ -15,7 +15,9 @@ import (
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
+	"github.com/dqtest/dqtest/scenario"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -62,7 +64,7 @@ type Options struct {
 // and returns what it knows about each node (its exit and log), which the
 // crash detector reads as it reads a real node's. The harness does the
 // rest: run directory, history file, checking, crash detection, verdict.
-type SimulateFunc func(ctx context.Context, sc Scenario, record func(history.Event) error) ([]NodeReport, error)
+type SimulateFunc func(ctx context.Context, rs *scenario.Resolved, record func(history.Event) error) ([]NodeReport, error)
 
 // NodeReport is one node's exit status and log at the end of a run.
 type NodeReport struct {
@@ -83,32 +85,29 @@ type NodeReport struct {
 // returned when a run directory exists, and the history stays on disk.
 // The cluster is removed on every path: success, failure, panic (turned
 // into an error) and cancellation (teardown gets a fresh context).
-func Run(ctx context.Context, sc Scenario, opts Options) (res *Result, err error) {
+func Run(ctx context.Context, sc scenario.Scenario, opts Options) (res *Result, err error) {
 	opts = opts.withDefaults()
 	log := opts.Log.With("scenario", sc.Name)
-	if sc.Seed == 0 {
-		sc.Seed = rand.Int64N(1<<53) + 1 // an exact float64, so JSON readers keep it whole
-		log.Info("seed chosen", "seed", sc.Seed)
+	seedGiven := sc.Seed != 0
+	rs, err := sc.Resolve()
+	if err != nil {
+		return nil, err
 	}
-	if err := sc.resolve(); err != nil {
-		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	sc = rs.Scenario
+	if !seedGiven {
+		log.Info("seed chosen", "seed", sc.Seed)
 	}
 	var backendName string
 	switch {
-	case sc.Backend == BackendSim && opts.Simulate == nil:
+	case sc.Backend == mode.Sim && opts.Simulate == nil:
 		return nil, errors.New("scenario wants the sim backend, but no simulator was given (Options.Simulate)")
-	case sc.Backend == BackendSim:
+	case sc.Backend == mode.Sim:
 		backendName = "simulator"
 	case opts.Backend == nil:
 		return nil, errors.New("no backend given (Options.Backend)")
 	default:
 		backendName = opts.Backend.Name()
 	}
-	wl, err := workloads.New(sc.Workload.Name, sc.Workload.Params)
-	if err != nil {
-		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
-	}
-
 	started := time.Now()
 	dir := opts.RunDir
 	if dir == "" {
@@ -126,7 +125,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (res *Result, err error
 		Verdict: checker.Unknown, Outcome: checker.Unknown, Nodes: map[string]NodeExit{},
 		Crashes: []Crash{}, Checkers: []checker.Result{}, Started: started,
 	}
-	if sc.Backend == BackendSim {
+	if sc.Backend == mode.Sim {
 		res.SimBug = opts.SimBug
 	}
 	scYAML, err := sc.Marshal()
@@ -144,7 +143,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (res *Result, err error
 	log.Info("run started", "dir", dir, "backend", backendName, "nodes", sc.Nodes, "workload", sc.Workload.Name,
 		"faults", strings.Join(sc.Nemesis.Faults, ","), "time_limit", sc.TimeLimit, "seed", sc.Seed)
 
-	r := &run{sc: sc, opts: opts, log: log, wl: wl, rec: rec, res: res, dir: dir}
+	r := &run{rs: rs, sc: sc, opts: opts, log: log, wl: rs.Workload, rec: rec, res: res, dir: dir}
 	defer func() {
 		// Whatever happened, the history is closed and results.json
 		// says how far the run got.
@@ -174,7 +173,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (res *Result, err error
 		}
 	}()
 
-	if sc.Backend == BackendSim {
+	if sc.Backend == mode.Sim {
 		err = r.simulate(ctx)
 	} else {
 		err = r.live(ctx)
@@ -215,7 +214,8 @@ func (o Options) withDefaults() Options {
 
 // run is the state of one Run.
 type run struct {
-	sc   Scenario
+	rs   *scenario.Resolved
+	sc   scenario.Scenario // rs.Scenario
 	opts Options
 	log  *slog.Logger
 	wl   workloads.Workload
@@ -250,10 +250,7 @@ func (r *run) live(parent context.Context) error {
 	defer r.teardown()
 
 	phase := time.Now()
-	steps, err := nemesis.Plan(sc.Nemesis, NodeNames(sc.Nodes), sc.TimeLimit, sc.Seed)
-	if err != nil {
-		return fmt.Errorf("nemesis plan: %w", err)
-	}
+	steps := r.rs.Plan
 	upCtx, upCancel := context.WithTimeout(ctx, r.opts.SetupTimeout)
 	defer upCancel()
 	r.log.Info("starting cluster", "backend", r.opts.Backend.Name(), "nodes", sc.Nodes)
@@ -603,7 +600,7 @@ func (r *run) teardown() {
 // simulate runs the scenario through the simulator.
 func (r *run) simulate(ctx context.Context) error {
 	phase := time.Now()
-	reports, err := r.opts.Simulate(ctx, r.sc, func(e history.Event) error {
+	reports, err := r.opts.Simulate(ctx, r.rs, func(e history.Event) error {
 		e, err := r.rec.w.Write(e)
 		if err == nil && r.opts.Observe != nil {
 			r.opts.Observe(e)

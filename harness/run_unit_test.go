@@ -23,6 +23,7 @@ import (
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/scenario"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -36,7 +37,7 @@ func (b *stubBackend) Up(ctx context.Context, spec ClusterSpec) (Cluster, error)
 	if b.upErr != nil {
 		return nil, b.upErr
 	}
-	b.cluster.nodes = NodeNames(spec.Nodes)
+	b.cluster.nodes = scenario.NodeNames(spec.Nodes)
 	return b.cluster, nil
 }
 
@@ -135,9 +136,9 @@ func (s stubClient) Txn(context.Context, []workloads.Stmt) ([]workloads.StmtResu
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func stubScenario(t *testing.T, src string) Scenario {
+func stubScenario(t *testing.T, src string) scenario.Scenario {
 	t.Helper()
-	sc, err := ParseScenario("stub.yaml", []byte("time_limit: 1s\nrate: 200\nseed: 9\n"+src))
+	sc, err := scenario.Parse("stub.yaml", []byte("time_limit: 1s\nrate: 200\nseed: 9\n"+src))
 	require.NoError(t, err)
 	return sc
 }
@@ -169,7 +170,7 @@ func TestRunWritesTheRunDirectoryAndJudgesTheRun(t *testing.T) {
 	for _, n := range []string{"n1", "n2", "n3"} {
 		require.FileExists(t, filepath.Join(res.Dir, NodesDir, n+".log"))
 	}
-	resolved, err := LoadScenario(filepath.Join(res.Dir, ScenarioFile))
+	resolved, err := scenario.Load(filepath.Join(res.Dir, ScenarioFile))
 	require.NoError(t, err)
 	require.Equal(t, int64(9), resolved.Seed)
 

@@ -16,11 +16,13 @@ import (
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/sim"
+	"github.com/dqtest/dqtest/mode"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 func simRun(t *testing.T, src, bug string) *harness.Result {
 	t.Helper()
-	sc, err := harness.ParseScenario("simulated.yaml", []byte("backend: sim\n"+src))
+	sc, err := scenario.Parse("simulated.yaml", []byte("backend: sim\n"+src))
 	require.NoError(t, err)
 	res, err := harness.Run(context.Background(), sc, harness.Options{
 		Simulate: sim.Simulator(bug), SimBug: bug, RunsDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
@@ -57,9 +59,9 @@ func TestSimRunIsReproducibleThroughTheHarness(t *testing.T) {
 func TestSimRunWithAnInjectedBugIsInvalidAndSaysWhichBug(t *testing.T) {
 	// The simulator is deterministic: with this seed the shipped partition
 	// scenario shows the stale reads the bug injects.
-	sc, err := harness.LoadScenario(filepath.Join("..", "scenarios", "sim-stale-read.yaml"))
+	sc, err := scenario.Load(filepath.Join("..", "scenarios", "sim-stale-read.yaml"))
 	require.NoError(t, err)
-	o := harness.Overrides{Backend: ptr(harness.BackendSim), Seed: ptr(int64(1))}
+	o := scenario.Overrides{Backend: ptr(mode.Sim), Seed: ptr(int64(1))}
 	sc, err = o.Apply(sc)
 	require.NoError(t, err)
 	res, err := harness.Run(context.Background(), sc, harness.Options{

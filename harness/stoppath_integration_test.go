@@ -20,18 +20,21 @@ import (
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/docker"
+	"github.com/dqtest/dqtest/mode"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // runShipped runs a scenario file from scenarios/, with a fixed seed and
 // optionally another stop mode.
 func runShipped(t *testing.T, file, stopMode string) *harness.Result {
 	t.Helper()
-	sc, err := harness.LoadScenario(filepath.Join("..", "scenarios", file))
+	sc, err := scenario.Load(filepath.Join("..", "scenarios", file))
 	require.NoError(t, err)
 	seed := int64(61)
-	o := harness.Overrides{Seed: &seed}
+	o := scenario.Overrides{Seed: &seed}
 	if stopMode != "" {
-		o.StopMode = &stopMode
+		m := mode.Stop(stopMode)
+		o.StopMode = &m
 	}
 	sc, err = o.Apply(sc)
 	require.NoError(t, err)

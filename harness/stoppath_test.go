@@ -17,6 +17,8 @@ import (
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/mode"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 func TestDetectCrashesOnOutputsOfRealNodes(t *testing.T) {
@@ -102,7 +104,7 @@ func (h *hangingCluster) Kill(_ context.Context, n string) error {
 
 func TestAStopPastItsDeadlineIsAHangAndTheNodeIsKilled(t *testing.T) {
 	h := &hangingCluster{stubCluster: newStubCluster(), hang: map[string]bool{"n2": true}, failFast: map[string]bool{"n3": true}}
-	h.nodes = NodeNames(3)
+	h.nodes = scenario.NodeNames(3)
 	var events []history.Event
 	w := &watchedCluster{Cluster: h, deadline: 200 * time.Millisecond, log: quiet,
 		record: func(e history.Event) { events = append(events, e) }, now: func() int64 { return 5e9 }}
@@ -170,7 +172,7 @@ type hangingBackend struct{ c *hangingCluster }
 
 func (b hangingBackend) Name() string { return "stub" }
 func (b hangingBackend) Up(_ context.Context, spec ClusterSpec) (Cluster, error) {
-	b.c.nodes = NodeNames(spec.Nodes)
+	b.c.nodes = scenario.NodeNames(spec.Nodes)
 	return b.c, nil
 }
 
@@ -257,7 +259,7 @@ func TestFindingsAreDeduplicatedBySignatureAcrossNodesAndRuns(t *testing.T) {
 	require.Equal(t, 1, fs[1].Runs)
 	require.Equal(t, 4, fs[1].FirstRun)
 
-	expectCrash := Scenario{Name: "gate", Expect: Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"}}
+	expectCrash := scenario.Scenario{Name: "gate", Expect: scenario.Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"}}
 	took := []time.Duration{10 * time.Second, 12 * time.Second, time.Second, 11 * time.Second}
 	s := SummarizeRepeats(expectCrash, results, took)
 	require.Equal(t, checker.Valid, s.Outcome, "a rare crash reproduced in some runs passes: %v", s.Reasons)
@@ -273,7 +275,7 @@ func TestFindingsAreDeduplicatedBySignatureAcrossNodesAndRuns(t *testing.T) {
 	require.Equal(t, checker.Invalid, SummarizeRepeats(expectCrash, surprise, nil).Outcome, "anything unexpected fails the repeat")
 	require.Equal(t, checker.Unknown, SummarizeRepeats(expectCrash, []*Result{nil, nil}, nil).Outcome)
 
-	valid := Scenario{Name: "plain", Expect: Expect{Verdict: checker.Valid}}
+	valid := scenario.Scenario{Name: "plain", Expect: scenario.Expect{Verdict: checker.Valid}}
 	require.Equal(t, checker.Invalid, SummarizeRepeats(valid, results, nil).Outcome, "expected valid: the worst run decides")
 	require.Equal(t, checker.Valid, SummarizeRepeats(valid, []*Result{run(1, checker.Valid, nil)}, nil).Outcome)
 }
@@ -306,7 +308,7 @@ func TestConnectionsLeftOpenAfterAStopAreAFinding(t *testing.T) {
 	peer := []string{"172.29.1.12:40112"}
 	for _, tc := range []struct {
 		name     string
-		mode     string
+		mode     mode.Stop
 		open     [][]string
 		findings int
 		asks     int
@@ -318,7 +320,7 @@ func TestConnectionsLeftOpenAfterAStopAreAFinding(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := &leakyCluster{stubCluster: newStubCluster(), open: map[string][][]string{"n1": tc.open}}
-			l.nodes = NodeNames(3)
+			l.nodes = scenario.NodeNames(3)
 			w := &watchedCluster{Cluster: l, deadline: time.Second, stopMode: tc.mode, log: quiet,
 				record: func(history.Event) {}, now: func() int64 { return 0 }}
 			require.NoError(t, w.Stop(context.Background(), "n1"))
@@ -336,7 +338,7 @@ func TestConnectionsLeftOpenAfterAStopAreAFinding(t *testing.T) {
 
 func TestAStopOfAPausedNodeIsNoHang(t *testing.T) {
 	h := &hangingCluster{stubCluster: newStubCluster(), hang: map[string]bool{"n2": true}}
-	h.nodes = NodeNames(3)
+	h.nodes = scenario.NodeNames(3)
 	w := &watchedCluster{Cluster: h, deadline: 100 * time.Millisecond, log: quiet,
 		record: func(history.Event) {}, now: func() int64 { return 0 }}
 	require.NoError(t, w.Pause(context.Background(), "n2"))

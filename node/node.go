@@ -1,5 +1,6 @@
 // Package node is dqtest's dqlite node: the Go form of the seed's Python
-// Node, on go-dqlite v2 against C dqlite 1.18.1. A Node starts a dqlite
+// Node, on go-dqlite v2 against C dqlite 1.18.1 or, built with the tag
+// dqlite_v3, on go-dqlite v3 against 1.18.7. A Node starts a dqlite
 // server (forming a cluster or joining one), runs SQL through the cluster
 // leader, hands leadership over, changes membership, and stops in one of
 // three modes: guarded (safe), bypass (skip the C stop) or unguarded (make
@@ -22,9 +23,9 @@ import (
 	"sync"
 	"time"
 
-	dqlite "github.com/canonical/go-dqlite/v2"
 	"github.com/canonical/go-dqlite/v2/client"
 
+	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/node/control"
 	"github.com/dqtest/dqtest/node/dqclient"
 )
@@ -47,38 +48,36 @@ const BypassStopEnv = "DQTEST_BYPASS_STOP"
 // again. dqlite ignores files it does not know.
 const infoFile = "dqtest-node.json"
 
-// StopMode says what Stop does with the C dqlite node.
-type StopMode string
+// StopMode says what Stop does with the C dqlite node (package mode
+// documents the three; the harness and the scenario use the same type).
+type StopMode = mode.Stop
 
 const (
 	// StopGuarded: Stop before Start is ErrNotRunning, a second Stop is a
 	// no-op, dqlite_node_stop runs at most once per started node (after any
 	// handover in flight has returned) and is bounded by the stop timeout.
-	StopGuarded StopMode = "guarded"
+	StopGuarded = mode.Guarded
 	// StopBypass: Stop never calls dqlite_node_stop. The Node refuses
 	// statements and closes its connections, but the C node keeps running
 	// inside the process (it still takes part in raft) until the process
 	// exits; a later Start attaches to it again. This avoids every shutdown
 	// bug on purpose.
-	StopBypass StopMode = "bypass"
+	StopBypass = mode.Bypass
 	// StopUnguarded: Stop calls dqlite_node_stop every time it is called,
 	// whatever the state: before Start it first creates the C node (as the
 	// seed's constructor does) and stops it (canonical/dqlite#848: segfault);
 	// a second Stop stops the same C node again (#737: assertion, SIGABRT).
 	// Handover likewise calls dqlite_node_handover on any state. For
 	// reproducing shutdown bugs on purpose: expect the process to die.
-	StopUnguarded StopMode = "unguarded"
+	StopUnguarded = mode.Unguarded
 )
 
 // ParseStopMode parses a stop mode name; "" is the default mode.
 func ParseStopMode(s string) (StopMode, error) {
-	switch m := StopMode(s); m {
-	case StopGuarded, StopBypass, StopUnguarded:
-		return m, nil
-	case "":
+	if s == "" {
 		return defaultStopMode(), nil
 	}
-	return "", fmt.Errorf("stop mode %q: want guarded, bypass or unguarded", s)
+	return mode.ParseStop(s)
 }
 
 func defaultStopMode() StopMode {
@@ -230,7 +229,7 @@ func (n *Node) chooseID(want uint64) error {
 	case len(n.peers) == 0:
 		n.id = 1
 	default:
-		n.id = dqlite.GenerateID(n.address)
+		n.id = generateID(n.address)
 	}
 	if !n.forms() && !n.joined && len(n.peers) == 0 {
 		return fmt.Errorf("id %d: a node with an id other than 1 joins a cluster, and no cluster address other than its own was given", n.id)
@@ -240,7 +239,7 @@ func (n *Node) chooseID(want uint64) error {
 
 // forms reports whether Start bootstraps a new cluster: dqlite does so for
 // ID 1 (or its magic bootstrap ID) on an empty data directory.
-func (n *Node) forms() bool { return n.id == 1 || n.id == dqlite.BootstrapID }
+func (n *Node) forms() bool { return n.id == 1 || n.id == bootstrapID }
 
 // Address is the address other nodes and clients reach this node at.
 func (n *Node) Address() string { return n.address }

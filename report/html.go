@@ -19,6 +19,7 @@ import (
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 //go:embed report.html.tmpl
@@ -194,7 +195,7 @@ func headline(res *harness.Result) string {
 	return fmt.Sprintf("Found %s in %d operations.", strings.Join(parts, " and "), res.Ops.Invoked)
 }
 
-func expectation(e harness.Expect) string {
+func expectation(e scenario.Expect) string {
 	var parts []string
 	if e.Verdict != "" {
 		parts = append(parts, "verdict "+string(e.Verdict))

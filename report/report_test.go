@@ -20,13 +20,14 @@ import (
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/report"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // simRunDir runs a shipped scenario on the simulator (with bug, if any) and
 // returns its run directory, report.html written by the harness's hook.
 func simRunDir(t *testing.T, file, bug string, seed int64) (string, *harness.Result) {
 	t.Helper()
-	sc, err := harness.LoadScenario(filepath.Join("..", "scenarios", file))
+	sc, err := scenario.Load(filepath.Join("..", "scenarios", file))
 	require.NoError(t, err)
 	sc.Seed = seed
 	res, err := harness.Run(context.Background(), sc, harness.Options{

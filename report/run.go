@@ -19,6 +19,7 @@ import (
 
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // File is the report's name in a run directory.
@@ -33,7 +34,7 @@ type Run struct {
 	Dir    string
 	Result harness.Result
 	// Scenario is the resolved scenario; ScenarioYAML its file's text.
-	Scenario     *harness.Scenario
+	Scenario     *scenario.Scenario
 	ScenarioYAML string
 	// Events is the history; HistoryProblem says why it is missing or
 	// partial (a torn last line, an unreadable file).
@@ -72,7 +73,7 @@ func Load(dir string) (*Run, error) {
 	scPath := filepath.Join(dir, harness.ScenarioFile)
 	if text, err := os.ReadFile(scPath); err == nil {
 		r.ScenarioYAML = string(text)
-		if sc, err := harness.ParseScenario(scPath, text); err == nil {
+		if sc, err := scenario.Parse(scPath, text); err == nil {
 			r.Scenario = &sc
 		}
 	}

@@ -13,12 +13,13 @@ import (
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/report"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 func TestListRunsFindsEveryRunOldestFirstWithItsVerdict(t *testing.T) {
 	root := t.TempDir()
 	run := func(file, bug string) *harness.Result {
-		sc, err := harness.LoadScenario(filepath.Join("..", "scenarios", file))
+		sc, err := scenario.Load(filepath.Join("..", "scenarios", file))
 		require.NoError(t, err)
 		sc.Seed = 1
 		res, err := harness.Run(context.Background(), sc, harness.Options{Simulate: sim.Simulator(bug), SimBug: bug,

@@ -19,6 +19,7 @@ import (
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/scenario"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -66,7 +67,7 @@ type Report struct {
 // unknown instead.
 func Check(ctx context.Context, req Request) (Report, error) {
 	rep := Report{History: req.Path}
-	var sc *harness.Scenario
+	var sc *scenario.Scenario
 	if info, err := os.Stat(req.Path); err != nil {
 		return rep, err
 	} else if info.IsDir() {
@@ -74,7 +75,7 @@ func Check(ctx context.Context, req Request) (Report, error) {
 		rep.History = filepath.Join(req.Path, harness.HistoryFile)
 		scPath := filepath.Join(req.Path, harness.ScenarioFile)
 		if _, err := os.Stat(scPath); err == nil {
-			s, err := harness.LoadScenario(scPath)
+			s, err := scenario.Load(scPath)
 			if err != nil {
 				return rep, fmt.Errorf("the run directory's scenario: %w", err)
 			}
@@ -112,7 +113,7 @@ func Check(ctx context.Context, req Request) (Report, error) {
 // pickChecker chooses the checker: the one --workload names; else the
 // scenario's workload's own (it knows its parameters, e.g. the bank's
 // accounts); else the one the operations point to.
-func pickChecker(rep *Report, req Request, sc *harness.Scenario, events []history.Event) (checker.Checker, error) {
+func pickChecker(rep *Report, req Request, sc *scenario.Scenario, events []history.Event) (checker.Checker, error) {
 	switch {
 	case req.Workload != "":
 		rep.Workload, rep.WorkloadFrom = req.Workload, "--workload"
@@ -133,7 +134,7 @@ func pickChecker(rep *Report, req Request, sc *harness.Scenario, events []histor
 	return checker.ForWorkload(name)
 }
 
-func scenarioChecker(sc *harness.Scenario) (checker.Checker, error) {
+func scenarioChecker(sc *scenario.Scenario) (checker.Checker, error) {
 	w, err := workloads.New(sc.Workload.Name, sc.Workload.Params)
 	if err != nil {
 		return nil, fmt.Errorf("the run directory's scenario: %w", err)

@@ -22,6 +22,8 @@ import (
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/mode"
+	"github.com/dqtest/dqtest/scenario"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -171,10 +173,10 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 		busy := make([]float64, len(sideNames))
 		sides := []func() (sideResult, error){
 			sideDqtest: func() (sideResult, error) {
-				return dqtestSide(ctx, cluster, db, runs, c, int64(round), harness.ClientNode)
+				return dqtestSide(ctx, cluster, db, runs, c, int64(round), mode.ClientNode)
 			},
 			sideDirect: func() (sideResult, error) {
-				return dqtestSide(ctx, cluster, db, runs, c, int64(round), harness.ClientDirect)
+				return dqtestSide(ctx, cluster, db, runs, c, int64(round), mode.ClientDirect)
 			},
 			sideDirectLoop: func() (sideResult, error) {
 				return loopSide(ctx, c, int64(round), func(slot int) workloads.Client { return cluster.DirectClient(nodes[slot%len(nodes)]) })
@@ -238,15 +240,15 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 // dqtestSide runs the register workload through harness.Run on the
 // running cluster, in the client mode given: the same client loop, clients
 // and history recording as `dqtest run`, with no rate limit and no faults.
-func dqtestSide(ctx context.Context, cluster *docker.Cluster, db *sql.DB, runs string, c config, seed int64, mode string) (sideResult, error) {
+func dqtestSide(ctx context.Context, cluster *docker.Cluster, db *sql.DB, runs string, c config, seed int64, clientMode mode.Client) (sideResult, error) {
 	// The other sides' writes are not in this run's history: start from
 	// an empty table, or the checker would rightly call the run invalid.
 	if err := clearRegisters(ctx, db); err != nil {
 		return sideResult{}, err
 	}
 	src := fmt.Sprintf("name: bench-overhead\nnodes: 3\nclient: %s\nworkload: {name: register, mix: %s}\nconcurrency: %d\nrate: 0\ntime_limit: %s\nseed: %d\n",
-		mode, mixYAML(c.mix), c.concurrency, c.seconds, seed)
-	sc, err := harness.ParseScenario("bench-overhead.yaml", []byte(src))
+		clientMode, mixYAML(c.mix), c.concurrency, c.seconds, seed)
+	sc, err := scenario.Parse("bench-overhead.yaml", []byte(src))
 	if err != nil {
 		return sideResult{}, err
 	}
@@ -280,7 +282,7 @@ type reuse struct{ *docker.Cluster }
 
 func (reuse) Name() string { return "docker" }
 func (r reuse) Up(_ context.Context, spec harness.ClusterSpec) (harness.Cluster, error) {
-	if spec.ClientMode == harness.ClientDirect {
+	if spec.ClientMode == mode.ClientDirect {
 		return kept{direct{r.Cluster}}, nil
 	}
 	return kept{r.Cluster}, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/docker"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // timeToVerdict is the default scenario's wall time by phase.
@@ -31,7 +32,7 @@ type timeToVerdict struct {
 // c.warm times warm.
 func measureTimeToVerdict(ctx context.Context, c config) (timeToVerdict, error) {
 	var v timeToVerdict
-	sc, err := harness.LoadScenario("scenarios/default.yaml")
+	sc, err := scenario.Load("scenarios/default.yaml")
 	if err != nil {
 		return v, err
 	}

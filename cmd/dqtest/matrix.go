@@ -16,7 +16,9 @@ import (
 	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/harness/matrix"
 	"github.com/dqtest/dqtest/harness/sim"
+	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 func init() {
@@ -102,18 +104,18 @@ reached no verdict (or the matrix was interrupted).`,
 			}
 			spec.ExpectFail = marks
 			if base != "" {
-				sc, err := harness.LoadScenario(base)
+				sc, err := scenario.Load(base)
 				if err != nil {
 					return &exitError{code: exitUnknown, err: err}
 				}
 				spec.Base = &sc
 			}
 			if flags.Changed("backend") {
-				b := harness.DefaultScenario()
+				b := scenario.Default()
 				if spec.Base != nil {
 					b = *spec.Base
 				}
-				b.Backend = backend
+				b.Backend = mode.Backend(backend)
 				spec.Base = &b
 			}
 			if spec.Name == "" {

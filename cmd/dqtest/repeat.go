@@ -13,6 +13,7 @@ import (
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // runRepeated runs sc n times (once when n < 2) through run and returns the
@@ -21,8 +22,8 @@ import (
 // number, so a repeat can itself be repeated. After a repeat it prints how
 // often each finding appeared and writes the summary as JSON into the
 // scenario's runs directory.
-func runRepeated(ctx context.Context, sc harness.Scenario, n int, seedGiven bool, runsDir string, w io.Writer,
-	run func(harness.Scenario) (*harness.Result, error)) checker.Verdict {
+func runRepeated(ctx context.Context, sc scenario.Scenario, n int, seedGiven bool, runsDir string, w io.Writer,
+	run func(scenario.Scenario) (*harness.Result, error)) checker.Verdict {
 	if n < 2 {
 		res, err := run(sc)
 		if err != nil {

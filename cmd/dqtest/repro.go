@@ -18,6 +18,7 @@ import (
 	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/report"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 func init() {
@@ -92,18 +93,18 @@ Exit code: the new run's outcome (0 valid, 1 invalid, 2 unknown).`,
 }
 
 // loadRun reads a run directory's resolved scenario and results.
-func loadRun(dir string) (harness.Scenario, harness.Result, error) {
+func loadRun(dir string) (scenario.Scenario, harness.Result, error) {
 	var old harness.Result
 	b, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
 	if err != nil {
-		return harness.Scenario{}, old, fmt.Errorf("%s: not a run directory: %w", dir, err)
+		return scenario.Scenario{}, old, fmt.Errorf("%s: not a run directory: %w", dir, err)
 	}
 	if err := json.Unmarshal(b, &old); err != nil {
-		return harness.Scenario{}, old, fmt.Errorf("%s: %w", filepath.Join(dir, harness.ResultsFile), err)
+		return scenario.Scenario{}, old, fmt.Errorf("%s: %w", filepath.Join(dir, harness.ResultsFile), err)
 	}
-	sc, err := harness.LoadScenario(filepath.Join(dir, harness.ScenarioFile))
+	sc, err := scenario.Load(filepath.Join(dir, harness.ScenarioFile))
 	if err != nil {
-		return harness.Scenario{}, old, err
+		return scenario.Scenario{}, old, err
 	}
 	if old.Scenario != "" {
 		sc.Name = old.Scenario

@@ -15,6 +15,8 @@ import (
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/harness/sim"
+	"github.com/dqtest/dqtest/mode"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 func init() {
@@ -30,14 +32,14 @@ func newRunCommand() *cobra.Command {
 		rate        float64
 		faults      string
 		workload    string
-		backend     string
+		backend     mode.Backend
 		out         string
 		image       string
 		simBug      string
 		asJSON      bool
 		junit       string
-		stopMode    string
-		clientMode  string
+		stopMode    mode.Stop
+		clientMode  mode.Client
 		repeat      int
 	)
 	cmd := &cobra.Command{
@@ -70,11 +72,14 @@ passes when at least one run showed it and no run showed anything else.`,
   dqtest run scenarios/shutdown-double-stop.yaml --stop-mode guarded
   dqtest run scenarios/default.yaml --client direct
   dqtest run scenarios/default.yaml scenarios/bank-pause.yaml --junit junit.xml --json`,
-		Args: cobra.MinimumNArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			output := newRunOutput(cmd, asJSON, junit)
-			var o harness.Overrides
+			if len(args) == 0 {
+				return output.refuse(nil, errors.New("no scenario file given (e.g. dqtest run scenarios/default.yaml; dqtest scenarios lists them)"))
+			}
+			var o scenario.Overrides
 			flags := cmd.Flags()
 			o.Seed = ifChanged(flags, "seed", &seed)
 			o.Nodes = ifChanged(flags, "nodes", &nodes)
@@ -89,30 +94,59 @@ passes when at least one run showed it and no run showed anything else.`,
 			o.StopMode = ifChanged(flags, "stop-mode", &stopMode)
 			o.Client = ifChanged(flags, "client", &clientMode)
 			if repeat < 1 {
-				return &exitError{code: exitUnknown, err: fmt.Errorf("--repeat: want 1 or more runs, got %d", repeat)}
+				return output.refuse(args, fmt.Errorf("--repeat: want 1 or more runs, got %d", repeat))
 			}
 
 			if simBug != "" && !slices.Contains(sim.BugNames(), simBug) {
-				return &exitError{code: exitUnknown, err: fmt.Errorf("--sim-bug: unknown bug %q (known: %s)", simBug, strings.Join(sim.BugNames(), ", "))}
+				return output.refuse(args, fmt.Errorf("--sim-bug: unknown bug %q (known: %s)", simBug, strings.Join(sim.BugNames(), ", ")))
 			}
 
 			// Load every scenario first: a typo in the third file should
-			// not cost the first two runs.
-			var scenarios []harness.Scenario
-			for _, path := range args {
-				sc, err := harness.LoadScenario(path)
+			// not cost the first two runs. When one cannot be used, none
+			// runs, and every one given gets its test case: its own
+			// error, or "not run" naming the files that failed.
+			var (
+				scenarios []scenario.Scenario
+				problems  = make([]error, len(args))
+				failed    []string
+			)
+			for i, path := range args {
+				sc, err := scenario.Load(path)
+				if err == nil {
+					sc, err = o.Apply(sc)
+					if err != nil {
+						err = fmt.Errorf("%s: %w", path, err)
+					}
+				}
+				if err == nil && simBug != "" && sc.Backend != mode.Sim {
+					err = fmt.Errorf("%s: --sim-bug needs the sim backend (add --backend sim)", path)
+				}
 				if err != nil {
-					output.notRun(path, err.Error())
-					_ = output.finish()
-					return &exitError{code: exitUnknown, err: err}
+					problems[i] = err
+					failed = append(failed, path)
+					continue
 				}
-				if sc, err = o.Apply(sc); err != nil {
-					return &exitError{code: exitUnknown, err: fmt.Errorf("%s: %w", path, err)}
-				}
-				if simBug != "" && sc.Backend != harness.BackendSim {
-					return &exitError{code: exitUnknown, err: fmt.Errorf("%s: --sim-bug needs the sim backend (add --backend sim)", path)}
+				if empty, _ := emptyScenarioFile(path); empty {
+					fmt.Fprintln(output.notes(), emptyScenarioNote(path, sc))
 				}
 				scenarios = append(scenarios, sc)
+			}
+			if len(failed) > 0 {
+				var errs []error
+				j := 0
+				for i, path := range args {
+					if problems[i] != nil {
+						output.notRun(path, problems[i].Error())
+						errs = append(errs, problems[i])
+						continue
+					}
+					output.notRun(scenarios[j].Name, fmt.Sprintf("not run: %s could not be used", strings.Join(failed, ", ")))
+					j++
+				}
+				if err := output.finish(); err != nil {
+					errs = append(errs, err)
+				}
+				return &exitError{code: exitUnknown, err: errors.Join(errs...)}
 			}
 
 			worst := checker.Valid
@@ -123,7 +157,7 @@ passes when at least one run showed it and no run showed anything else.`,
 					}
 					break
 				}
-				outcome := runRepeated(ctx, sc, repeat, flags.Changed("seed"), out, output.notes(), func(sc harness.Scenario) (*harness.Result, error) {
+				outcome := runRepeated(ctx, sc, repeat, flags.Changed("seed"), out, output.notes(), func(sc scenario.Scenario) (*harness.Result, error) {
 					opts := harness.Options{
 						Backend:  &docker.Backend{Log: slog.Default()},
 						Simulate: sim.Simulator(simBug),
@@ -156,6 +190,7 @@ passes when at least one run showed it and no run showed anything else.`,
 			}
 		},
 	}
+	cmd.SetFlagErrorFunc(runFlagError)
 	f := cmd.Flags()
 	// Each flag replaces the scenario's field only when given, so none
 	// has a default of its own.
@@ -166,20 +201,21 @@ passes when at least one run showed it and no run showed anything else.`,
 	f.Float64Var(&rate, "rate", 0, "total operations per second (0: unlimited)")
 	f.StringVar(&faults, "nemesis", "", "comma-separated faults replacing the scenario's (\"none\" for none), e.g. partition-halves,kill")
 	f.StringVar(&workload, "workload", "", "register, bank, set or append (drops the file's workload parameters)")
-	f.StringVar(&backend, "backend", "", "docker (real dqlite in containers) or sim (the simulator)")
+	f.StringVar((*string)(&backend), "backend", "", "docker (real dqlite in containers) or sim (the simulator)")
 	f.StringVar(&out, "out", "runs", "root of run directories: a run goes to OUT/<scenario>/<timestamp>/")
 	f.StringVar(&simBug, "sim-bug", "", "inject a bug into the simulator (with --backend sim): "+strings.Join(sim.BugNames(), ", "))
 	f.BoolVar(&asJSON, "json", false, "print a JSON summary of every run on stdout (verdict lines go to stderr)")
 	f.StringVar(&junit, "junit", "", "write a JUnit XML file: a test case per scenario, anomalies and crashes as failures")
 	f.StringVar(&image, "image", "", "node image for the docker backend (default dqtest-node:latest, built by make image)")
-	f.StringVar(&stopMode, "stop-mode", "", "how stops reach dqlite: guarded, unguarded (reproduce shutdown bugs) or bypass (skip the C stop)")
-	f.StringVar(&clientMode, "client", "", "how clients reach dqlite: node (through each node's control API, the default) or direct (from dqtest straight to the leader's dqlite port)")
+	f.StringVar((*string)(&stopMode), "stop-mode", "", "how stops reach dqlite: guarded, unguarded (reproduce shutdown bugs) or bypass (skip the C stop)")
+	f.StringVar((*string)(&clientMode), "client", "", "how clients reach dqlite: node (through each node's control API, the default) or direct (from dqtest straight to the leader's dqlite port)")
+	scenarioDefaults(f)
 	f.IntVar(&repeat, "repeat", 1, "run each scenario N times with fresh seeds (--seed S: S, S+1, ...) and report how often each crash or hang appeared")
 	return cmd
 }
 
 // verdictLine is the one line a person (or a CI log) reads per scenario.
-func verdictLine(sc harness.Scenario, res *harness.Result, err error) string {
+func verdictLine(sc scenario.Scenario, res *harness.Result, err error) string {
 	if err != nil {
 		dir := ""
 		if res != nil && res.Dir != "" {

@@ -2,16 +2,20 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/report"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // runOutput is what `dqtest run` (and `dqtest repro`) report besides the
@@ -43,7 +47,7 @@ func newRunOutput(cmd *cobra.Command, asJSON bool, junit string) *runOutput {
 }
 
 // begin hooks a run's options up to the report writer and the status line.
-func (o *runOutput) begin(sc harness.Scenario, opts *harness.Options) {
+func (o *runOutput) begin(sc scenario.Scenario, opts *harness.Options) {
 	opts.WriteReport = report.WriteDir
 	if o.status != nil {
 		opts.Observe = o.status.Observe
@@ -52,7 +56,7 @@ func (o *runOutput) begin(sc harness.Scenario, opts *harness.Options) {
 }
 
 // end records a finished run and prints its verdict line.
-func (o *runOutput) end(sc harness.Scenario, res *harness.Result, err error) {
+func (o *runOutput) end(sc scenario.Scenario, res *harness.Result, err error) {
 	sum := report.Summarize(sc.Name, res, err)
 	if o.status != nil {
 		o.status.End(sum.Outcome)
@@ -89,6 +93,72 @@ func (o *runOutput) add(sum report.RunSummary) {
 func (o *runOutput) notRun(name, why string) {
 	sum := report.RunSummary{Scenario: name, Verdict: checker.Unknown, Outcome: checker.Unknown, Error: why}
 	o.add(sum)
+}
+
+// refuse records every scenario given as not run because of err (a bad
+// flag, a bad scenario file among them), writes the --json summary and the
+// --junit file anyway, and returns err as a harness error: a CI gate sees
+// one error case per scenario it was given.
+func (o *runOutput) refuse(names []string, err error) error {
+	for _, n := range names {
+		o.notRun(n, "not run: "+err.Error())
+	}
+	if ferr := o.finish(); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	return &exitError{code: exitUnknown, err: err}
+}
+
+// runFlagError answers a flag pflag could not parse (an unknown flag, a
+// number that is not one): it still finds --junit, --json and the scenario
+// files on the command line, so the JUnit file and the JSON summary are
+// written with an error case per scenario.
+func runFlagError(cmd *cobra.Command, err error) error {
+	paths, junit, asJSON := scanRunArgs(cmd, rawArgs(cmd))
+	err = fmt.Errorf("%w (see %s --help)", clearFlagError(err), cmd.CommandPath())
+	return newRunOutput(cmd, asJSON, junit).refuse(paths, err)
+}
+
+// scanRunArgs reads the command line the way pflag would, leniently: the
+// positional arguments after the command's name, and --junit and --json.
+// A flag it does not know is skipped with no value.
+func scanRunArgs(cmd *cobra.Command, raw []string) (paths []string, junit string, asJSON bool) {
+	fs := cmd.Flags()
+	named := false
+	for i := 0; i < len(raw); i++ {
+		a := raw[i]
+		switch {
+		case a == "--":
+			paths = append(paths, raw[i+1:]...)
+			return paths, junit, asJSON
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			var f *pflag.Flag
+			if strings.HasPrefix(a, "--") {
+				f = fs.Lookup(name)
+			} else if len(name) == 1 {
+				f = fs.ShorthandLookup(name)
+			}
+			if f == nil {
+				continue
+			}
+			if !hasVal && f.NoOptDefVal == "" && i+1 < len(raw) {
+				i++
+				val, hasVal = raw[i], true
+			}
+			switch f.Name {
+			case "junit":
+				junit = val
+			case "json":
+				asJSON = !hasVal || val == "true" || val == "1"
+			}
+		case !named && a == cmd.Name():
+			named = true
+		default:
+			paths = append(paths, a)
+		}
+	}
+	return paths, junit, asJSON
 }
 
 // notes is where remarks for a person go: stdout, or stderr under --json.

@@ -7,9 +7,8 @@ import (
 	"sort"
 	"text/tabwriter"
 
+	"github.com/dqtest/dqtest/scenario"
 	"github.com/spf13/cobra"
-
-	"github.com/dqtest/dqtest/harness"
 )
 
 func init() {
@@ -34,7 +33,7 @@ func init() {
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(tw, "%s\t%s\n", p, harness.Summary(data))
+					fmt.Fprintf(tw, "%s\t%s\n", p, scenario.Summary(data))
 				}
 				return tw.Flush()
 			},

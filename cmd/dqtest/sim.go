@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/sim"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 func init() {
@@ -115,7 +115,7 @@ Exit status 0 when every bug is detected by at least one scenario in at least
 
 // loadSimScenarios loads every scenario the globs match, once each, in
 // file name order.
-func loadSimScenarios(globs []string) ([]harness.Scenario, error) {
+func loadSimScenarios(globs []string) ([]scenario.Scenario, error) {
 	var paths []string
 	for _, g := range globs {
 		m, err := filepath.Glob(g)
@@ -129,9 +129,9 @@ func loadSimScenarios(globs []string) ([]harness.Scenario, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("--scenarios %s: no scenario files", strings.Join(globs, ","))
 	}
-	var scenarios []harness.Scenario
+	var scenarios []scenario.Scenario
 	for _, p := range paths {
-		sc, err := harness.LoadScenario(p)
+		sc, err := scenario.Load(p)
 		if err != nil {
 			return nil, err
 		}

@@ -31,6 +31,8 @@ import (
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/mode"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // DefaultImage is the node image `make image` builds.
@@ -129,22 +131,20 @@ func (b *Backend) readyTimeout() time.Duration {
 // runIDPattern keeps run ids usable in container and network names.
 var runIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,47}$`)
 
-var stopModes = map[string]bool{"": true, "guarded": true, "unguarded": true, "bypass": true}
-
 func checkSpec(spec harness.ClusterSpec) error {
 	if !runIDPattern.MatchString(spec.RunID) {
 		return fmt.Errorf("docker backend: run id %q: want 1-48 characters of letters, digits, '_', '.', '-', starting with a letter or digit", spec.RunID)
 	}
-	if spec.Nodes < 1 || spec.Nodes > 7 {
-		return fmt.Errorf("docker backend: %d nodes: want 1 to 7", spec.Nodes)
+	if spec.Nodes < 1 || spec.Nodes > mode.MaxNodes {
+		return fmt.Errorf("docker backend: %d nodes: want 1 to %d", spec.Nodes, mode.MaxNodes)
 	}
 	if spec.DataDirSize != "" {
-		if err := harness.CheckDataDirSize(spec.DataDirSize); err != nil {
+		if err := scenario.CheckDataDirSize(spec.DataDirSize); err != nil {
 			return fmt.Errorf("docker backend: data dir size %w", err)
 		}
 	}
-	if !stopModes[spec.StopMode] {
-		return fmt.Errorf("docker backend: stop mode %q: want guarded, unguarded or bypass", spec.StopMode)
+	if spec.StopMode != "" && !spec.StopMode.Valid() {
+		return fmt.Errorf("docker backend: stop mode %q: want %s", spec.StopMode, mode.Names(mode.StopModes()))
 	}
 	for name := range spec.NodeArgs {
 		if i, err := strconv.Atoi(strings.TrimPrefix(name, "n")); err != nil || name != nodeName(i) || i < 1 || i > spec.Nodes {
@@ -223,7 +223,7 @@ func (c *Cluster) startNode(ctx context.Context, i int) (*testcontainers.DockerC
 		args = append(args, "--cluster", strings.Join(members, ","))
 	}
 	if c.spec.StopMode != "" {
-		args = append(args, "--stop-mode", c.spec.StopMode)
+		args = append(args, "--stop-mode", string(c.spec.StopMode))
 	}
 	args = append(args, c.spec.NodeArgs[n.name]...)
 	labels := map[string]string{labelTestcontainers: "true", labelRun: c.spec.RunID, labelNode: n.name}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/node/control"
 	"github.com/dqtest/dqtest/workloads"
 )
@@ -20,7 +20,7 @@ func (c *Cluster) Client(name string) workloads.Client {
 	if err != nil {
 		return unknownNode{err}
 	}
-	if c.spec.ClientMode == harness.ClientDirect {
+	if c.spec.ClientMode == mode.ClientDirect {
 		return directClient{name: name, cl: c.directClient(n)}
 	}
 	return nodeClient{name: name, api: c.ctl.client(n)}

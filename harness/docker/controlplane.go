@@ -218,7 +218,7 @@ func (c *Cluster) Leader(ctx context.Context) (string, error) {
 // the scenario's stop mode; the node's process keeps running.
 func (c *Cluster) Stop(ctx context.Context, name string) error {
 	return c.nodeOp(ctx, "stop", name, func(ctx context.Context, n *node) error {
-		return c.ctl.client(n).Stop(ctx, c.spec.StopMode)
+		return c.ctl.client(n).Stop(ctx, string(c.spec.StopMode))
 	})
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/dqtest/dqtest/workloads"
 )
 
-// The direct client mode (harness.ClientDirect): a node's client is a
+// The direct client mode (mode.ClientDirect): a node's client is a
 // dqclient.Client in this process whose store holds only that node's dqlite
 // address, so the leader is the one that node names, and statements go
 // straight to the leader's dqlite port over the run's network. It is the

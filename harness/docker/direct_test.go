@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -17,7 +18,7 @@ import (
 // the nodes' control APIs.
 func TestDirectClients(t *testing.T) {
 	requireDockerAndImage(t)
-	c := upSpec(t, harness.ClusterSpec{RunID: testRunID("direct"), Nodes: 3, ClientMode: harness.ClientDirect})
+	c := upSpec(t, harness.ClusterSpec{RunID: testRunID("direct"), Nodes: 3, ClientMode: mode.ClientDirect})
 	require.IsType(t, directClient{}, c.Client("n1"))
 	_, err := c.Client("n1").Exec(ctxFor(t, 10*time.Second), "CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
 	require.NoError(t, err)

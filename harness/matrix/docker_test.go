@@ -18,6 +18,7 @@ import (
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/report"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // requireDocker fails when CI=true and Docker or the node image is missing,
@@ -40,7 +41,7 @@ func requireDocker(t *testing.T) {
 // and the disk cell really filled a disk.
 func TestSmallMatrixRunsEveryCellAndWritesTableJUnitAndSummary(t *testing.T) {
 	requireDocker(t)
-	base := harness.DefaultScenario()
+	base := scenario.Default()
 	base.Rate, base.Concurrency = 60, 4
 	base.Nemesis = nemesis.Spec{Schedule: nemesis.Schedule{Kind: nemesis.Fixed, Interval: 3 * time.Second, Duration: 2 * time.Second}}
 	spec := Spec{Name: "small", Workloads: []string{"append", "bank"}, Nemeses: []string{"partition+kill", "pause+disk"},

@@ -20,6 +20,7 @@ import (
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/report"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // Spec is what a matrix runs.
@@ -32,8 +33,8 @@ type Spec struct {
 	Nemeses []string
 	// Base is the scenario every cell starts from (cluster size, rate,
 	// schedule, timeouts); a cell replaces its workload, faults and name.
-	// Zero means harness.DefaultScenario().
-	Base *harness.Scenario
+	// Zero means scenario.Default().
+	Base *scenario.Scenario
 	// TimeLimit, when set, replaces Base's time limit in every cell.
 	TimeLimit time.Duration
 	// Seed, when set, is every cell's seed; 0 lets each run pick one (it is
@@ -81,7 +82,7 @@ type Cell struct {
 	// does not say.
 	Recovery harness.Recovery `json:"recovery"`
 
-	sc harness.Scenario
+	sc scenario.Scenario
 }
 
 // Key is the cell's "workload/nemesis", as ExpectFail names it.
@@ -120,7 +121,7 @@ func Cells(spec Spec) ([]Cell, error) {
 	if len(spec.Workloads) == 0 || len(spec.Nemeses) == 0 {
 		return nil, errors.New("a matrix needs at least one workload and one nemesis")
 	}
-	base := harness.DefaultScenario()
+	base := scenario.Default()
 	if spec.Base != nil {
 		base = *spec.Base
 	}
@@ -136,8 +137,8 @@ func Cells(spec Spec) ([]Cell, error) {
 			sc := base
 			sc.Name = c.Scenario
 			sc.Description = fmt.Sprintf("matrix cell: workload %s under nemesis %s", w, n)
-			sc.Expect = harness.Expect{}
-			o := harness.Overrides{Workload: &w, Nemesis: []string{n}}
+			sc.Expect = scenario.Expect{}
+			o := scenario.Overrides{Workload: &w, Nemesis: []string{n}}
 			if spec.TimeLimit > 0 {
 				o.TimeLimit = &spec.TimeLimit
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/report"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 func TestCellsResolveEveryCombinationAndRefuseMistakes(t *testing.T) {
@@ -23,7 +24,7 @@ func TestCellsResolveEveryCombinationAndRefuseMistakes(t *testing.T) {
 	require.Equal(t, "bank-partition-disk", c.Scenario)
 	require.Equal(t, "a known bug", c.ExpectFail)
 	require.Equal(t, []string{"partition", "disk"}, c.sc.Nemesis.Faults)
-	require.Equal(t, harness.DefaultDataDirSize, c.sc.DataDirSize, "a disk cell gets a data volume")
+	require.Equal(t, scenario.DefaultDataDirSize, c.sc.DataDirSize, "a disk cell gets a data volume")
 	require.Empty(t, cells[0].sc.DataDirSize, "a cell without disk does not")
 	require.Equal(t, 30*time.Second, c.sc.TimeLimit)
 	require.Equal(t, "bank", c.sc.Workload.Name)

@@ -25,6 +25,7 @@ const (
 	BugDuplicateWrite    = "duplicate-write"
 	BugDirtyRead         = "dirty-read"
 	BugCrashOnDoubleStop = "crash-on-double-stop"
+	BugDiverge           = "diverge"
 )
 
 var bugs = []Bug{
@@ -33,6 +34,7 @@ var bugs = []Bug{
 	{BugNonAtomicTxn, "a transaction with several writes is committed as two log entries, so reads between them see half of it (and a leader change between them loses the other half)", []string{"bank", "append"}},
 	{BugDuplicateWrite, "a node retries a forwarded write whose outcome it lost (connection cut, leadership lost), like database/sql retrying ErrBadConn, so a write that did commit is applied twice", []string{"set", "append"}},
 	{BugDirtyRead, "reads ignore the write lock: they see the statements an in-flight transaction has executed and the leader's uncommitted log entries", []string{"bank", "append"}},
+	{BugDiverge, "one replica (the last node) skips a committed write: it holds back each write entry that changes its data until the next one is applied, so the run's last such write never reaches its copy, while every other replica has it (and while it leads, its reads miss that write)", []string{"register", "bank", "set", "append"}},
 	{BugCrashOnDoubleStop, "stopping a node that is already stopped aborts its process, as canonical/dqlite#737 does: the assertion `rv == 0' in dqlite_node_stop, then SIGABRT", nil},
 }
 

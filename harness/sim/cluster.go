@@ -78,6 +78,9 @@ type node struct {
 	transferTo       int
 	transferDeadline int64
 
+	// diverge bug: a write entry applied to the log but not (yet) to db.
+	held []effect
+
 	// stale-read bug: n led, stepped down, and has not yet heard from a
 	// leader of a later term.
 	deposed bool

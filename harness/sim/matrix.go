@@ -15,6 +15,7 @@ import (
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/nemesis"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // Trial is one simulated run of a scenario, checked as the harness checks
@@ -39,9 +40,13 @@ type Trial struct {
 
 // RunTrial simulates scenario sc with seed and bug, and checks it. Only
 // Expect is ignored: a trial reports what was found, the matrix judges it.
-func RunTrial(ctx context.Context, sc harness.Scenario, bug string, seed int64) (Trial, error) {
+func RunTrial(ctx context.Context, sc scenario.Scenario, bug string, seed int64) (Trial, error) {
 	sc.Seed = seed
-	cfg, err := ConfigFor(sc, bug)
+	rs, err := sc.Resolve()
+	if err != nil {
+		return Trial{}, err
+	}
+	cfg, err := ConfigFor(rs, bug)
 	if err != nil {
 		return Trial{}, err
 	}
@@ -109,7 +114,7 @@ func (l *eventLog) Write(e history.Event) (history.Event, error) {
 // Relevant reports whether bug can show in scenario sc at all: its
 // workload's histories can reveal it, and for a crash bug, the scenario
 // stops nodes.
-func Relevant(bug string, sc harness.Scenario) bool {
+func Relevant(bug string, sc scenario.Scenario) bool {
 	for _, b := range bugs {
 		if b.Name != bug {
 			continue
@@ -143,10 +148,10 @@ type Cell struct {
 // trials at once (each trial is deterministic, so parallelism changes
 // nothing but the wall time). Cells come back in the order of bugs, then
 // scenarios.
-func Matrix(ctx context.Context, scenarios []harness.Scenario, bugs []string, seeds, parallel int) ([]Cell, error) {
+func Matrix(ctx context.Context, scenarios []scenario.Scenario, bugs []string, seeds, parallel int) ([]Cell, error) {
 	type job struct {
 		cell int
-		sc   harness.Scenario
+		sc   scenario.Scenario
 		bug  string
 		seed int64
 	}

@@ -20,24 +20,28 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/mode"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 const pinnedFile = "testdata/pinned-histories.txt"
 
-
 func simHistoryHash(t *testing.T, path string, seed int64) string {
 	t.Helper()
-	sc, err := harness.LoadScenario(path)
+	sc, err := scenario.Load(path)
 	require.NoError(t, err)
 	sc.Seed = seed
-	sc.Backend = harness.BackendSim
+	sc.Backend = mode.Sim
 	tmp := filepath.Join(t.TempDir(), "h.jsonl")
 	w, err := history.Create(tmp)
 	require.NoError(t, err)
-	cfg, err := sim.ConfigFor(sc, "")
+	rs, err := sc.Resolve()
+	if err != nil {
+		return "refused: " + err.Error()
+	}
+	cfg, err := sim.ConfigFor(rs, "")
 	if err != nil {
 		return "refused: " + err.Error()
 	}

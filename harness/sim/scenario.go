@@ -2,39 +2,31 @@ package sim
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/nemesis"
-	"github.com/dqtest/dqtest/workloads"
+	"github.com/dqtest/dqtest/scenario"
 )
 
 // ConfigFor is the simulated run of a resolved scenario (as LoadScenario
 // returns it) with bug injected ("" for none): the same workload and
 // parameters, the same nemesis plan from the same seed, applied by the same
 // Applier as the docker backend uses.
-func ConfigFor(sc harness.Scenario, bug string) (Config, error) {
-	w, err := workloads.New(sc.Workload.Name, sc.Workload.Params)
-	if err != nil {
-		return Config{}, fmt.Errorf("scenario %s: %w", sc.Name, err)
-	}
-	plan, err := nemesis.Plan(sc.Nemesis, harness.NodeNames(sc.Nodes), sc.TimeLimit, sc.Seed)
-	if err != nil {
-		return Config{}, fmt.Errorf("scenario %s: nemesis: %w", sc.Name, err)
-	}
+func ConfigFor(rs *scenario.Resolved, bug string) (Config, error) {
+	sc := rs.Scenario
 	if err := checkBug(bug); err != nil {
 		return Config{}, err
 	}
 	return Config{
 		Nodes:             sc.Nodes,
-		Workload:          w,
+		Workload:          rs.Workload,
 		Params:            sc.Workload.Params,
 		Concurrency:       sc.Concurrency,
 		Rate:              sc.Rate,
 		Duration:          sc.TimeLimit,
 		Seed:              sc.Seed,
-		Plan:              plan,
+		Plan:              rs.Plan,
 		Applier:           nemesis.NewApplier(),
 		Bug:               bug,
 		OpTimeout:         sc.OpTimeout,
@@ -46,8 +38,8 @@ func ConfigFor(sc harness.Scenario, bug string) (Config, error) {
 // Simulator is the harness's SimulateFunc for this simulator, with bug
 // injected ("" for none): `dqtest run --backend sim [--sim-bug name]`.
 func Simulator(bug string) harness.SimulateFunc {
-	return func(ctx context.Context, sc harness.Scenario, record func(history.Event) error) ([]harness.NodeReport, error) {
-		cfg, err := ConfigFor(sc, bug)
+	return func(ctx context.Context, rs *scenario.Resolved, record func(history.Event) error) ([]harness.NodeReport, error) {
+		cfg, err := ConfigFor(rs, bug)
 		if err != nil {
 			return nil, err
 		}

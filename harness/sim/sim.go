@@ -19,6 +19,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dqtest/dqtest/converge"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/workloads"
@@ -108,6 +109,10 @@ type NodeReport struct {
 	// CrashedAt is when the node's process crashed (CrashOnDoubleStop), or
 	// -1.
 	CrashedAt time.Duration
+	// State is the node's own copy of the workload's data at the end of
+	// the run, for the convergence check (state.go); nil when the workload
+	// has no state queries or the run failed.
+	State *converge.State
 }
 
 type discard struct{}
@@ -284,6 +289,9 @@ func (c *cluster) run() {
 		return
 	}
 	c.finalOps(cfg)
+	if c.err == nil {
+		c.settle()
+	}
 }
 
 // applySteps applies the plan's steps one after another at their offsets.
@@ -364,7 +372,11 @@ func (c *cluster) summary() Summary {
 	s.Events = c.events
 	s.End = time.Duration(c.sched.now)
 	s.Steps = c.sched.steps
-	for _, n := range c.nodes {
+	var states []converge.State
+	if c.err == nil {
+		states = c.nodeStates()
+	}
+	for i, n := range c.nodes {
 		r := NodeReport{
 			Name: n.name, Log: append([]byte(nil), n.log.Bytes()...),
 			Running: n.up, ExitCode: n.exit.exitCode, Signal: n.exit.signal,
@@ -372,6 +384,9 @@ func (c *cluster) summary() Summary {
 		}
 		if n.exit.crashed {
 			r.CrashedAt = time.Duration(n.exit.crashedAt)
+		}
+		if states != nil {
+			r.State = &states[i]
 		}
 		s.Nodes = append(s.Nodes, r)
 	}

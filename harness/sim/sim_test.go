@@ -15,22 +15,23 @@ import (
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/nemesis"
+	"github.com/dqtest/dqtest/scenario"
 	"github.com/dqtest/dqtest/workloads"
 )
 
-func scenario(t *testing.T, name string) harness.Scenario {
+func loadScenario(t *testing.T, name string) scenario.Scenario {
 	t.Helper()
-	sc, err := harness.LoadScenario(filepath.Join("..", "..", "scenarios", name+".yaml"))
+	sc, err := scenario.Load(filepath.Join("..", "..", "scenarios", name+".yaml"))
 	require.NoError(t, err)
 	return sc
 }
 
 // historyBytes runs sc with seed and bug and returns history.jsonl as the
 // harness would write it.
-func historyBytes(t *testing.T, sc harness.Scenario, bug string, seed int64) []byte {
+func historyBytes(t *testing.T, sc scenario.Scenario, bug string, seed int64) []byte {
 	t.Helper()
 	sc.Seed = seed
-	cfg, err := ConfigFor(sc, bug)
+	cfg, err := configFor(sc, bug)
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	w := history.NewWriter(&buf)
@@ -49,7 +50,7 @@ func TestSameScenarioSeedAndBugGiveAByteIdenticalHistory(t *testing.T) {
 		{"sim-crash-on-double-stop", BugCrashOnDoubleStop},
 	} {
 		t.Run(tc.scenario+"/"+tc.bug, func(t *testing.T) {
-			sc := scenario(t, tc.scenario)
+			sc := loadScenario(t, tc.scenario)
 			a := historyBytes(t, sc, tc.bug, 7)
 			b := historyBytes(t, sc, tc.bug, 7)
 			require.Greater(t, len(a), 10_000)
@@ -67,7 +68,7 @@ func TestBugFreeSimulatorIsValidOnEveryShippedScenario(t *testing.T) {
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		t.Run(name, func(t *testing.T) {
-			sc := scenario(t, name)
+			sc := loadScenario(t, name)
 			for seed := int64(1); seed <= 2; seed++ {
 				tr, err := RunTrial(context.Background(), sc, "", seed)
 				require.NoError(t, err)
@@ -96,7 +97,7 @@ func TestEachInjectedBugIsDetectedByItsChecker(t *testing.T) {
 		{BugCrashOnDoubleStop, "sim-crash-on-double-stop", "crash"},
 	} {
 		t.Run(tc.bug+"/"+tc.scenario, func(t *testing.T) {
-			sc := scenario(t, tc.scenario)
+			sc := loadScenario(t, tc.scenario)
 			for seed := int64(1); seed <= 2; seed++ {
 				tr, err := RunTrial(context.Background(), sc, tc.bug, seed)
 				require.NoError(t, err)
@@ -300,10 +301,10 @@ func TestMembershipAndLeadershipFaultsKeepTheClusterValid(t *testing.T) {
 }
 
 func TestCrashOnDoubleStopLooksLikeDqliteIssue737ToTheCrashDetector(t *testing.T) {
-	sc := scenario(t, "sim-crash-on-double-stop")
+	sc := loadScenario(t, "sim-crash-on-double-stop")
 	for _, bug := range []string{"", BugCrashOnDoubleStop} {
 		sc.Seed = 1
-		cfg, err := ConfigFor(sc, bug)
+		cfg, err := configFor(sc, bug)
 		require.NoError(t, err)
 		sum, err := Run(context.Background(), cfg)
 		require.NoError(t, err)
@@ -383,4 +384,13 @@ func TestRunStopsWhenItsContextEnds(t *testing.T) {
 	cancel()
 	_, err = Run(ctx, Config{Nodes: 3, Workload: w, Duration: time.Hour})
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// configFor resolves sc and returns its simulated run.
+func configFor(sc scenario.Scenario, bug string) (Config, error) {
+	rs, err := sc.Resolve()
+	if err != nil {
+		return Config{}, err
+	}
+	return ConfigFor(rs, bug)
 }

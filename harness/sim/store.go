@@ -12,6 +12,15 @@ type store struct {
 	lists    map[string][]int64
 	set      []int64 // sorted; duplicates kept (the set table has no UNIQUE)
 	balances []int64
+	// appends are the append table's rows in id order (row i has id i+1,
+	// as SQLite's INTEGER PRIMARY KEY gives a table never deleted from),
+	// for the replica's state (state.go); reads use lists.
+	appends []appendRow
+}
+
+type appendRow struct {
+	key string
+	v   int64
 }
 
 // effectKind is what one write did to the database. Effects carry final
@@ -50,6 +59,7 @@ func (s *store) apply(effects []effect) {
 			// Appending to a slice a reader may hold is safe: readers get
 			// copies (see view), never the store's own slice.
 			s.lists[e.key] = append(s.lists[e.key], e.v)
+			s.appends = append(s.appends, appendRow{e.key, e.v})
 		case addSet:
 			i, _ := slices.BinarySearch(s.set, e.v)
 			for i < len(s.set) && s.set[i] == e.v {
@@ -62,6 +72,27 @@ func (s *store) apply(effects []effect) {
 			}
 		}
 	}
+}
+
+// changes reports whether applying effects would change s (a register or
+// balance written with the value it holds changes nothing; an added row
+// always changes the table).
+func (s *store) changes(effects []effect) bool {
+	for _, e := range effects {
+		switch e.kind {
+		case putReg:
+			if v, ok := s.regs[e.key]; !ok || v != e.v {
+				return true
+			}
+		case appendList, addSet:
+			return true
+		case putBalance:
+			if e.acct >= 0 && e.acct < len(s.balances) && s.balances[e.acct] != e.v {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // view reads a store through overlays: effects not yet in the store (a

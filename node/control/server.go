@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/dqtest/dqtest/mode"
 )
 
 // Handler serves the control API for n. Every request runs under a
@@ -37,6 +39,30 @@ func Handler(n Node, log *slog.Logger) http.Handler {
 		"/start":         {http.MethodPost, s.start},
 	}
 	return s
+}
+
+// Timeouts of the control API's HTTP server (NewServer). A request's own
+// deadline is at most MaxTimeout, so an answer is written well within
+// WriteTimeout; a client that sends its headers or body too slowly, or
+// keeps an idle connection, is cut off.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = MaxTimeout + 30*time.Second
+	IdleTimeout       = 2 * time.Minute
+)
+
+// NewServer is the HTTP server `dqtest node` runs: Handler(n, log) with
+// the timeouts above, so no connection can hold the server forever.
+func NewServer(n Node, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           Handler(n, log),
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 type server struct {
@@ -162,31 +188,58 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) (any, error) {
 	return s.node.Status(ctx), nil
 }
 
-// statement decodes an exec or query request.
-func (s *server) statement(w http.ResponseWriter, r *http.Request) (ctx context.Context, cancel context.CancelFunc, sql string, args []any, err error) {
+// onDB is what a request's statements run on: the node itself, or, for a
+// request whose db field names a database, the node's DBChooser for it.
+// release must be called when the request is done.
+func (s *server) onDB(ctx context.Context, db string) (SQL, func(), error) {
+	if db == "" {
+		return s.node, func() {}, nil
+	}
+	if err := CheckDBName(db); err != nil {
+		return nil, nil, badRequest("%v", err)
+	}
+	chooser, ok := s.node.(DBChooser)
+	if !ok {
+		return nil, nil, badRequest("db %q: this node runs statements on its own database only", db)
+	}
+	sql, release, err := chooser.OnDB(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sql, release, nil
+}
+
+// statement decodes an exec or query request and finds what runs it.
+func (s *server) statement(w http.ResponseWriter, r *http.Request) (ctx context.Context, done func(), on SQL, sql string, args []any, err error) {
 	var req execRequest
 	if err := decode(w, r, &req); err != nil {
-		return nil, nil, "", nil, err
+		return nil, nil, nil, "", nil, err
 	}
 	if req.SQL == "" {
-		return nil, nil, "", nil, badRequest("missing sql")
+		return nil, nil, nil, "", nil, badRequest("missing sql")
 	}
 	if args, err = decodeValues(req.Args); err != nil {
-		return nil, nil, "", nil, badRequest("%v", err)
+		return nil, nil, nil, "", nil, badRequest("%v", err)
 	}
-	if ctx, cancel, err = deadline(r, req.TimeoutMS); err != nil {
-		return nil, nil, "", nil, err
+	ctx, cancel, err := deadline(r, req.TimeoutMS)
+	if err != nil {
+		return nil, nil, nil, "", nil, err
 	}
-	return ctx, cancel, req.SQL, args, nil
+	on, release, err := s.onDB(ctx, req.DB)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, "", nil, err
+	}
+	return ctx, func() { release(); cancel() }, on, req.SQL, args, nil
 }
 
 func (s *server) exec(w http.ResponseWriter, r *http.Request) (any, error) {
-	ctx, cancel, sql, args, err := s.statement(w, r)
+	ctx, done, on, sql, args, err := s.statement(w, r)
 	if err != nil {
 		return nil, err
 	}
-	defer cancel()
-	res, err := s.node.Exec(ctx, sql, args...)
+	defer done()
+	res, err := on.Exec(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -194,12 +247,12 @@ func (s *server) exec(w http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *server) query(w http.ResponseWriter, r *http.Request) (any, error) {
-	ctx, cancel, sql, args, err := s.statement(w, r)
+	ctx, done, on, sql, args, err := s.statement(w, r)
 	if err != nil {
 		return nil, err
 	}
-	defer cancel()
-	rows, err := s.node.Query(ctx, sql, args...)
+	defer done()
+	rows, err := on.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -211,21 +264,26 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *server) txn(w http.ResponseWriter, r *http.Request) (any, error) {
-	return s.statements(w, r, s.node.Txn)
+	return s.statements(w, r, true, func(on SQL) func(context.Context, []Statement) ([]Result, error) { return on.Txn })
 }
 
 func (s *server) holdTxn(w http.ResponseWriter, r *http.Request) (any, error) {
-	return s.statements(w, r, s.node.HoldTxn)
+	return s.statements(w, r, false, func(SQL) func(context.Context, []Statement) ([]Result, error) { return s.node.HoldTxn })
 }
 
-// statements serves a request of several statements (txn, txn/hold) with run.
-func (s *server) statements(w http.ResponseWriter, r *http.Request, run func(context.Context, []Statement) ([]Result, error)) (any, error) {
+// statements serves a request of several statements (txn, txn/hold): run
+// picks the function that runs them on what the request's db chose (only
+// when withDB; a held transaction stays on the node's own database).
+func (s *server) statements(w http.ResponseWriter, r *http.Request, withDB bool, run func(SQL) func(context.Context, []Statement) ([]Result, error)) (any, error) {
 	var req txnRequest
 	if err := decode(w, r, &req); err != nil {
 		return nil, err
 	}
 	if len(req.Statements) == 0 {
 		return nil, badRequest("no statements")
+	}
+	if req.DB != "" && !withDB {
+		return nil, badRequest("db: %s runs on the node's own database only", r.URL.Path)
 	}
 	stmts := make([]Statement, len(req.Statements))
 	for i, ws := range req.Statements {
@@ -243,7 +301,12 @@ func (s *server) statements(w http.ResponseWriter, r *http.Request, run func(con
 		return nil, err
 	}
 	defer cancel()
-	results, err := run(ctx, stmts)
+	on, release, err := s.onDB(ctx, req.DB)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	results, err := run(on)(ctx, stmts)
 	if err != nil {
 		return nil, err
 	}
@@ -302,10 +365,8 @@ func (s *server) memberAdd(w http.ResponseWriter, r *http.Request) (any, error) 
 func (s *server) stop(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req stopRequest
 	return s.simple(w, r, &req, &req.TimeoutMS, func(ctx context.Context) error {
-		switch req.Mode {
-		case "", "guarded", "unguarded", "bypass":
-		default:
-			return badRequest("mode %q: want guarded, unguarded or bypass", req.Mode)
+		if req.Mode != "" && !mode.Stop(req.Mode).Valid() {
+			return badRequest("mode %q: want %s", req.Mode, mode.Names(mode.StopModes()))
 		}
 		return s.node.Stop(ctx, req.Mode)
 	})
