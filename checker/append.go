@@ -24,32 +24,75 @@ type AppendOptions struct {
 	MaxPerKind int
 }
 
+// The consistency models the list-append checker knows.
+const (
+	// StrictSerializable: serializable, and a transaction that completed
+	// before another was invoked comes first in the serial order. The
+	// default: dqlite runs every transaction on one leader.
+	StrictSerializable = "strict-serializable"
+	// Serializable: some serial order of the ok transactions explains every
+	// read, whatever the real-time order.
+	Serializable = "serializable"
+)
+
+// ConsistencyModels lists the models AppendOptions.Consistency accepts, the
+// default first.
+func ConsistencyModels() []string { return []string{StrictSerializable, Serializable} }
+
+// ValidateConsistency returns nil when model is one the list-append checker
+// knows ("" means the default, strict-serializable), and otherwise an error
+// that names it and the known models, for a command line or scenario file
+// to show.
+func ValidateConsistency(model string) error {
+	switch model {
+	case "", StrictSerializable, Serializable:
+		return nil
+	}
+	return fmt.Errorf("unknown consistency model %q: want %s or %s", model, StrictSerializable, Serializable)
+}
+
 // NewAppend returns the checker of list-append histories (Elle's
 // list-append analysis): transactions of [append k v] and [r k] micro-ops
 // over lists, where every appended value is unique per key.
 //
 // Because values are unique and appends only add to the end, every read
-// reveals the order of all appends before it. The longest read of a key is
-// therefore that key's version order, and from it follow the dependencies
-// between transactions: ww (T1's append came right before T2's), wr (T2 read
-// T1's append) and rw (T1 read the key without T2's next append). A cycle in
+// reveals the order of all appends before it. The longest read of a key
+// (without repeated elements) is therefore that key's version order, and
+// from it follow the dependencies between transactions: ww (T1's append
+// came right before T2's), wr (T2 read T1's append) and rw (T1 read the key
+// without T2's next append). An append no read shows came after every
+// element the reads show (it would be in the longest read otherwise): it
+// follows the writer of the last one (ww) and every read of the whole
+// observed list (rw). So an acknowledged append that a later read lacks is
+// a real-time cycle, and a lost one a cycle wherever one follows. A cycle in
 // those dependencies means no serial order explains the history.
 //
 // Anomaly kinds: "internal" (a read disagrees with the transaction's own
-// earlier micro-ops), "duplicate-elements", "incompatible-order" (two reads
-// of a key, neither a prefix of the other), "G1a" (a read sees a failed
-// transaction's append), "garbage-read" (a read sees a value nobody
-// appended), "G1b" (a read ends in the middle of another transaction's
-// appends), and the cycles "G0", "G1c", "G-single", "G2", with a
-// "-realtime" suffix when a real-time edge closes the cycle.
+// earlier micro-ops), "future-read" (a read shows a value its own
+// transaction appends only later), "duplicate-elements",
+// "incompatible-order" (two reads of a key, neither a prefix of the
+// other), "G1a" (a read sees a failed transaction's append),
+// "garbage-read" (a read sees a value nobody appended), "G1b" (a read ends
+// in the middle of another transaction's appends), "dirty-update" (an ok
+// append came right after a failed one in a key's order), "lost-update"
+// (two ok transactions read the same list of a key, then both appended to
+// it), and the cycles "G0", "G1c", "G-single", "G-nonadjacent", "G2", with a
+// "-realtime" suffix when a real-time edge closes the cycle. Elle calls the
+// last three "G-single-item", "G-nonadjacent-item" and "G2-item": a
+// list-append history has no predicates, so every cycle is item-level.
 //
 // A failed transaction never happened; an indeterminate one (info) counts
-// only through the appends that reads show. A key whose reads disagree
-// (duplicates, incompatible orders) has no version order and adds no
-// edges: any order picked for it would be a guess.
+// only through the appends that reads show, and its unseen appends get
+// edges in but none out, so they never close a cycle. A key whose reads
+// disagree (duplicates, incompatible orders) keeps the longest read as its
+// order, and the reads that disagree with it add only their wr edge: the
+// edges a key can prove still take part in cycles.
+//
+// A history with no ok txn, or with client operations other than txn, is
+// never Valid: see KnownFs.
 func NewAppend(opts AppendOptions) Checker {
 	if opts.Consistency == "" {
-		opts.Consistency = "strict-serializable"
+		opts.Consistency = StrictSerializable
 	}
 	if opts.MaxCycles <= 0 {
 		opts.MaxCycles = 10
@@ -71,16 +114,13 @@ func (appendChecker) Name() string { return "append" }
 // what it cannot read.
 func (c appendChecker) Check(ctx context.Context, events []history.Event) Result {
 	res := Result{Checker: c.Name()}
-	strict := false
-	switch c.opts.Consistency {
-	case "strict-serializable":
-		strict = true
-	case "serializable":
-	default:
+	if err := ValidateConsistency(c.opts.Consistency); err != nil {
 		res.Verdict = Unknown
-		res.Reason = fmt.Sprintf("unknown consistency model %q: want strict-serializable or serializable", c.opts.Consistency)
+		res.Reason = err.Error()
+		res.Stats = map[string]any{"consistency": c.opts.Consistency}
 		return res
 	}
+	strict := c.opts.Consistency == StrictSerializable
 	a := &appendAnalysis{opts: c.opts, strict: strict, events: events, counts: map[string]int{}}
 	if err := a.run(ctx); err != nil {
 		res.Verdict = Unknown
@@ -95,7 +135,25 @@ func (c appendChecker) Check(ctx context.Context, events []history.Event) Result
 	if len(a.counts) > 0 {
 		res.Verdict = Invalid
 	}
+	a.coverage().apply(&res)
 	return res
+}
+
+// coverage says how many txns completed ok, and which other client
+// operations the history holds.
+func (a *appendAnalysis) coverage() coverage {
+	c := coverage{workload: "append", unknown: a.unknownF}
+	for i := range a.txns {
+		switch a.txns[i].status {
+		case history.OK:
+			c.ok++
+		case history.Fail:
+			c.fail++
+		default:
+			c.info++
+		}
+	}
+	return c
 }
 
 // appendAnalysis is the state of one Check.
@@ -110,6 +168,10 @@ type appendAnalysis struct {
 	keyIDs map[string]int32
 	// ignored counts client events that are not txn operations.
 	ignored int
+	// unknownF counts the invocations of each f other than txn.
+	unknownF map[string]int
+	// unobserved counts the ok appends that no read shows.
+	unobserved int
 
 	graph *depGraph
 	sccs  int
@@ -133,6 +195,9 @@ func (a *appendAnalysis) run(ctx context.Context) error {
 		return err
 	}
 	if err := a.checkKeys(ctx); err != nil {
+		return err
+	}
+	if err := a.checkLostUpdates(ctx); err != nil {
 		return err
 	}
 	if err := a.buildGraph(ctx); err != nil {
@@ -188,6 +253,9 @@ func (a *appendAnalysis) stats() map[string]any {
 	}
 	if a.ignored > 0 {
 		s["ignored_events"] = a.ignored
+	}
+	if a.unobserved > 0 {
+		s["unobserved_appends"] = a.unobserved
 	}
 	if a.graph != nil {
 		s["edges"] = len(a.graph.to)

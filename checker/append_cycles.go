@@ -292,23 +292,32 @@ func (a *appendAnalysis) explainStep(s cycleStep) (string, string) {
 	switch s.kind {
 	case depWW:
 		for _, m := range a.txns[s.from].mops {
-			k := &a.keys[m.key]
-			if m.read || !k.ordered {
+			if m.read {
 				continue
 			}
-			for p := 0; p+1 < len(k.order); p++ {
-				if k.order[p] == m.value && a.writer(k, k.order[p+1]) == s.to {
+			k := &a.keys[m.key]
+			p, ok := k.pos[m.value]
+			if !ok {
+				continue
+			}
+			if int(p)+1 < len(k.order) {
+				if a.writer(k, k.order[p+1]) == s.to {
 					return fmt.Sprintf("%s appended %d to %s, and %s appended %d right after it (ww)",
 						u, m.value, k.name, v, k.order[p+1]), k.name
 				}
+				continue
+			}
+			if w, ok := a.unobservedAppend(s.to, m.key); ok {
+				return fmt.Sprintf("%s appended %d to %s, the last element any read of %s shows, and %s appended %d, which no read shows, so it came later (ww)",
+					u, m.value, k.name, k.name, v, w), k.name
 			}
 		}
 	case depWR:
 		for _, m := range a.txns[s.to].mops {
-			k := &a.keys[m.key]
-			if !m.read || !k.ordered || len(m.list) == 0 {
+			if !m.read || len(m.list) == 0 {
 				continue
 			}
+			k := &a.keys[m.key]
 			if last := m.list[len(m.list)-1]; a.writer(k, last) == s.from {
 				return fmt.Sprintf("%s appended %d to %s, and %s read %s = %s, which includes it (wr)",
 					u, last, k.name, v, k.name, appendList(m.list)), k.name
@@ -316,13 +325,20 @@ func (a *appendAnalysis) explainStep(s cycleStep) (string, string) {
 		}
 	case depRW:
 		for _, m := range a.txns[s.from].mops {
-			k := &a.keys[m.key]
-			if !m.read || !k.ordered || len(m.list) >= len(k.order) {
+			if !m.read || m.incompatible {
 				continue
 			}
-			if next := k.order[len(m.list)]; a.writer(k, next) == s.to {
-				return fmt.Sprintf("%s read %s = %s, without %d, which %s appended next (rw)",
-					u, k.name, appendList(m.list), next, v), k.name
+			k := &a.keys[m.key]
+			if len(m.list) < len(k.order) {
+				if next := k.order[len(m.list)]; a.writer(k, next) == s.to {
+					return fmt.Sprintf("%s read %s = %s, without %d, which %s appended next (rw)",
+						u, k.name, appendList(m.list), next, v), k.name
+				}
+				continue
+			}
+			if w, ok := a.unobservedAppend(s.to, m.key); ok {
+				return fmt.Sprintf("%s read %s = %s, without %d, which %s appended and no read shows (rw)",
+					u, k.name, appendList(m.list), w, v), k.name
 			}
 		}
 	case depRT:

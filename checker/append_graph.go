@@ -82,8 +82,8 @@ func newDepGraph(n int, edges []depEdge) *depGraph {
 	return g
 }
 
-// buildGraph derives the dependency edges from each ordered key's version
-// order, plus real-time edges under strict serializability.
+// buildGraph derives the dependency edges from each key's version order,
+// plus real-time edges under strict serializability.
 func (a *appendAnalysis) buildGraph(ctx context.Context) error {
 	var edges []depEdge
 	add := func(from, to int32, kind depKind) {
@@ -91,6 +91,7 @@ func (a *appendAnalysis) buildGraph(ctx context.Context) error {
 			edges = append(edges, depEdge{from, to, kind})
 		}
 	}
+	var unobserved []int32
 	for id := range a.keys {
 		if id%256 == 0 {
 			if err := appendStopped(ctx, "building the dependency graph"); err != nil {
@@ -98,19 +99,34 @@ func (a *appendAnalysis) buildGraph(ctx context.Context) error {
 			}
 		}
 		k := &a.keys[id]
-		if !k.ordered {
-			continue
-		}
-		for p := 1; p < len(k.order); p++ {
+		n := len(k.order)
+		for p := 1; p < n; p++ {
 			add(a.writer(k, k.order[p-1]), a.writer(k, k.order[p]), depWW)
 		}
-		for _, r := range k.reads {
-			list := a.mop(r).list
-			if len(list) > 0 {
-				add(a.writer(k, list[len(list)-1]), r.txn, depWR)
+		// Appends no read shows came after the last element the reads
+		// show: were one before it, the longest read would hold it.
+		unobserved = a.unobservedWriters(k, unobserved[:0])
+		if n > 0 {
+			last := a.writer(k, k.order[n-1])
+			for _, u := range unobserved {
+				add(last, u, depWW)
 			}
-			if len(list) < len(k.order) {
-				add(r.txn, a.writer(k, k.order[len(list)]), depRW)
+		}
+		for _, r := range k.reads {
+			m := a.mop(r)
+			if len(m.list) > 0 {
+				add(a.writer(k, m.list[len(m.list)-1]), r.txn, depWR)
+			}
+			if m.incompatible {
+				continue
+			}
+			if len(m.list) < n {
+				add(r.txn, a.writer(k, k.order[len(m.list)]), depRW)
+				continue
+			}
+			// A read of the whole observed list lacks every unseen append.
+			for _, u := range unobserved {
+				add(r.txn, u, depRW)
 			}
 		}
 	}
@@ -122,6 +138,38 @@ func (a *appendAnalysis) buildGraph(ctx context.Context) error {
 	}
 	a.graph = newDepGraph(len(a.txns), edges)
 	return nil
+}
+
+// unobservedWriters appends to out the transactions (ok or info, not
+// failed) that appended to k a value no read of k shows, each once, and
+// counts the ok ones' appends in a.unobserved.
+func (a *appendAnalysis) unobservedWriters(k *appendKey, out []int32) []int32 {
+	for v, w := range k.writers {
+		st := a.txns[w].status
+		if st == history.Fail || k.observed(v) {
+			continue
+		}
+		if st == history.OK {
+			a.unobserved++
+		}
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// unobservedAppend returns a value txn t appended to key that no read
+// shows.
+func (a *appendAnalysis) unobservedAppend(t int32, key int32) (int64, bool) {
+	k := &a.keys[key]
+	for _, m := range a.txns[t].mops {
+		if !m.read && m.key == key && !k.observed(m.value) {
+			return m.value, true
+		}
+	}
+	return 0, false
 }
 
 // writer returns the transaction that appended v to k, or -1 when none did

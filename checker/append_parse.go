@@ -28,6 +28,9 @@ type appendMop struct {
 	// list is what the read returned (ok transactions only; a null read is
 	// the empty list, as Elle reads it: the key does not exist yet).
 	list []int64
+	// incompatible marks a read that is not a prefix of its key's order:
+	// it adds its wr edge to the graph, and no rw edge.
+	incompatible bool
 }
 
 // appendKey gathers what the history says about one key.
@@ -37,10 +40,15 @@ type appendKey struct {
 	writers map[int64]int32
 	// reads are the reads of this key by ok transactions.
 	reads []mopRef
-	// order is the key's version order (its longest read), valid only when
-	// ordered: every read is a prefix of it and it has no duplicates.
+	// order is the key's version order: its longest read, without
+	// repeated elements. ordered says every read is a prefix of it.
 	order   []int64
 	ordered bool
+	// pos maps each value of order to its position.
+	pos map[int64]int32
+	// seen holds every value some read shows, when the key is not
+	// ordered (values beyond the order; otherwise pos is enough).
+	seen map[int64]struct{}
 }
 
 // mopRef names micro-op mop of transaction txn.
@@ -65,6 +73,12 @@ func (a *appendAnalysis) parse(ctx context.Context) error {
 		}
 		if e.F != "txn" {
 			a.ignored++
+			if e.Type == history.Invoke {
+				if a.unknownF == nil {
+					a.unknownF = map[string]int{}
+				}
+				a.unknownF[e.F]++
+			}
 			continue
 		}
 		switch e.Type {

@@ -41,14 +41,18 @@ func (*bankChecker) Name() string { return "bank" }
 // them all. A broken bank breaks most reads, and the first few say it.
 const bankMaxAnomalies = 20
 
-func (c *bankChecker) Check(ctx context.Context, events []history.Event) Result {
-	res := Result{Checker: c.Name(), Verdict: Valid, Stats: map[string]any{}}
+func (c *bankChecker) Check(ctx context.Context, events []history.Event) (res Result) {
+	res = Result{Checker: c.Name(), Verdict: Valid, Stats: map[string]any{}}
 	opts := c.opts
+	paired := history.Pair(events)
+	// No verdict from nothing: a history without an ok bank operation, or
+	// with operations of another workload, is never Valid.
+	defer coverageOf("bank", paired).apply(&res)
 	counts := map[string]int{}
 	var malformed []string
 	reads := 0
 	var faults *faultTimeline // built at the first anomaly: most runs have none
-	for _, op := range history.Pair(events) {
+	for _, op := range paired {
 		if ctx.Err() != nil {
 			res.Verdict, res.Reason = Unknown, "the check was cancelled"
 			return res

@@ -269,15 +269,18 @@ func registerPorcupineOps(ops []registerOp) []porcupine.Operation {
 	return out
 }
 
-func (c *registerChecker) Check(ctx context.Context, events []history.Event) Result {
+func (c *registerChecker) Check(ctx context.Context, events []history.Event) (res Result) {
 	started := time.Now()
-	res := Result{Checker: c.Name(), Verdict: Valid, Stats: map[string]any{}}
+	res = Result{Checker: c.Name(), Verdict: Valid, Stats: map[string]any{}}
 
 	keys := map[string][]registerOp{}
 	var malformed []string
 	badKeys := map[string]bool{}
 	var dropped, unknown, total int
 	paired := history.Pair(events)
+	// No verdict from nothing: a history without an ok register operation,
+	// or with operations of another workload, is never Valid.
+	defer coverageOf("register", paired).apply(&res)
 	for i := range paired {
 		op := &paired[i]
 		o, keep, err := registerOpFrom(op)

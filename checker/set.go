@@ -44,12 +44,16 @@ type setObserved struct {
 	elems map[int64]int // element -> times returned
 }
 
-func (setChecker) Check(ctx context.Context, events []history.Event) Result {
-	res := Result{Checker: "set", Verdict: Valid, Stats: map[string]any{}}
+func (setChecker) Check(ctx context.Context, events []history.Event) (res Result) {
+	res = Result{Checker: "set", Verdict: Valid, Stats: map[string]any{}}
 	adds := map[int64]*setAddition{}
 	var reads []setObserved
 	var malformed []string
-	for _, op := range history.Pair(events) {
+	paired := history.Pair(events)
+	// No verdict from nothing: a history without an ok set operation, or
+	// with operations of another workload, is never Valid.
+	defer coverageOf("set", paired).apply(&res)
+	for _, op := range paired {
 		switch op.Invoke.F {
 		case "add":
 			v, ok := asInt(op.Invoke.Value)
