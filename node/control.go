@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/dqtest/dqtest/node/control"
+	"github.com/dqtest/dqtest/node/dqclient"
 )
 
 // Control adapts n to the control server's Node interface: the control API
@@ -104,4 +105,43 @@ func controlError(err error) error {
 		ce.Kind = control.KindInternal
 	}
 	return ce
+}
+
+// OnDB implements control.DBChooser: a request's statements on database
+// name, through a client of their own that finds the leader through this
+// node's server as the node's own client does; release closes it. The
+// node's own database is served by the node itself.
+func (c controlNode) OnDB(ctx context.Context, name string) (control.SQL, func(), error) {
+	if err := dqclient.CheckDBName(name); err != nil {
+		return nil, nil, &control.Error{Kind: control.KindBadRequest, Message: err.Error()}
+	}
+	c.n.mu.Lock()
+	store, db, up := c.n.store, c.n.db, c.n.state == running && c.n.client != nil
+	c.n.mu.Unlock()
+	if !up {
+		return nil, nil, controlError(ErrNotRunning)
+	}
+	if name == db {
+		return c, func() {}, nil
+	}
+	cl := dqclient.New(store, dqclient.Options{DB: name, Log: c.n.log})
+	return dbControl{cl}, cl.Close, nil
+}
+
+// dbControl runs a control request's statements on another database.
+type dbControl struct{ cl *dqclient.Client }
+
+func (d dbControl) Exec(ctx context.Context, sql string, args ...any) (control.Result, error) {
+	id, affected, err := d.cl.Exec(ctx, sql, args...)
+	return control.Result{LastInsertID: id, RowsAffected: affected}, controlError(err)
+}
+
+func (d dbControl) Query(ctx context.Context, sql string, args ...any) ([]map[string]any, error) {
+	rows, err := d.cl.Query(ctx, sql, args...)
+	return rows, controlError(err)
+}
+
+func (d dbControl) Txn(ctx context.Context, stmts []control.Statement) ([]control.Result, error) {
+	res, err := d.cl.Txn(ctx, stmts)
+	return res, controlError(err)
 }

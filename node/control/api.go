@@ -8,6 +8,7 @@ package control
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -29,6 +30,41 @@ type Node interface {
 	// node's own mode). The process keeps running.
 	Stop(ctx context.Context, mode string) error
 	Start(ctx context.Context) error
+}
+
+// SQL is the part of a Node that exec, query and txn requests use.
+type SQL interface {
+	Exec(ctx context.Context, sql string, args ...any) (Result, error)
+	Query(ctx context.Context, sql string, args ...any) ([]map[string]any, error)
+	Txn(ctx context.Context, stmts []Statement) ([]Result, error)
+}
+
+// DBChooser is a Node that can run statements on a database other than its
+// own: the server asks it for an exec, query or txn request whose db field
+// names one. The SQL it returns serves that one request; release is called
+// when the request is done. Its errors should be *Error, as a Node's.
+type DBChooser interface {
+	OnDB(ctx context.Context, name string) (sql SQL, release func(), err error)
+}
+
+// MaxDBName is the longest database name a request may give.
+const MaxDBName = 255
+
+// CheckDBName says why name cannot name a database, or nil: dqlite keeps a
+// database as a file of that name in the node's data directory, so it is a
+// plain file name.
+func CheckDBName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("db: empty name")
+	case len(name) > MaxDBName:
+		return fmt.Errorf("db: name of %d bytes: at most %d", len(name), MaxDBName)
+	case name == "." || name == "..":
+		return fmt.Errorf("db %q: want a file name", name)
+	case strings.ContainsAny(name, "/\\\x00"):
+		return fmt.Errorf("db %q: want a file name without directories", name)
+	}
+	return nil
 }
 
 // Statement is one SQL statement with placeholder arguments. Values are

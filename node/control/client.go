@@ -25,6 +25,7 @@ import (
 type Client struct {
 	base string
 	hc   *http.Client
+	db   string // "" for the node's own database
 }
 
 // MaxAnswer is the largest answer body the client reads.
@@ -38,6 +39,15 @@ func NewClient(baseURL string, hc *http.Client) *Client {
 		hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+}
+
+// OnDB returns a client whose Exec, Query and Txn run on database name (the
+// request's db field) instead of the node's own; "" means the node's own.
+// The server refuses a name that is not a plain file name.
+func (c *Client) OnDB(name string) *Client {
+	d := *c
+	d.db = name
+	return &d
 }
 
 // Health reports whether the node's process answers (even if its node is
@@ -59,7 +69,7 @@ func (c *Client) Exec(ctx context.Context, sql string, args ...any) (Result, err
 	if err != nil {
 		return Result{}, &Error{Kind: KindBadRequest, Message: err.Error()}
 	}
-	req := &execRequest{SQL: sql, Args: wargs}
+	req := &execRequest{SQL: sql, Args: wargs, DB: c.db}
 	var ans wireResult
 	if err := c.do(ctx, http.MethodPost, "/exec", req, &req.TimeoutMS, &ans); err != nil {
 		return Result{}, err
@@ -73,7 +83,7 @@ func (c *Client) Query(ctx context.Context, sql string, args ...any) ([]map[stri
 	if err != nil {
 		return nil, &Error{Kind: KindBadRequest, Message: err.Error()}
 	}
-	req := &execRequest{SQL: sql, Args: wargs}
+	req := &execRequest{SQL: sql, Args: wargs, DB: c.db}
 	var ans queryAnswer
 	if err := c.do(ctx, http.MethodPost, "/query", req, &req.TimeoutMS, &ans); err != nil {
 		return nil, err
@@ -87,17 +97,17 @@ func (c *Client) Query(ctx context.Context, sql string, args ...any) ([]map[stri
 
 // Txn runs stmts in one transaction and commits.
 func (c *Client) Txn(ctx context.Context, stmts []Statement) ([]Result, error) {
-	return c.statements(ctx, "/txn", stmts)
+	return c.statements(ctx, "/txn", c.db, stmts)
 }
 
 // HoldTxn begins a transaction, runs stmts in it and leaves it open until
 // the node stops: for trying a stop while a transaction is open.
 func (c *Client) HoldTxn(ctx context.Context, stmts []Statement) ([]Result, error) {
-	return c.statements(ctx, "/txn/hold", stmts)
+	return c.statements(ctx, "/txn/hold", "", stmts)
 }
 
-func (c *Client) statements(ctx context.Context, path string, stmts []Statement) ([]Result, error) {
-	req := &txnRequest{Statements: make([]wireStatement, len(stmts))}
+func (c *Client) statements(ctx context.Context, path, db string, stmts []Statement) ([]Result, error) {
+	req := &txnRequest{Statements: make([]wireStatement, len(stmts)), DB: db}
 	for i, s := range stmts {
 		args, err := encodeValues(s.Args)
 		if err != nil {

@@ -161,6 +161,7 @@ type (
 	execRequest struct {
 		SQL       string            `json:"sql"`
 		Args      []json.RawMessage `json:"args"`
+		DB        string            `json:"db,omitempty"`
 		TimeoutMS int64             `json:"timeout_ms"`
 	}
 	queryAnswer struct {
@@ -168,6 +169,7 @@ type (
 	}
 	txnRequest struct {
 		Statements []wireStatement `json:"statements"`
+		DB         string          `json:"db,omitempty"`
 		TimeoutMS  int64           `json:"timeout_ms"`
 	}
 	txnAnswer struct {
