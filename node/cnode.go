@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"reflect"
 
-	dqlite "github.com/canonical/go-dqlite/v2"
-
 	"github.com/dqtest/dqtest/internal/peek"
 )
 
@@ -20,14 +18,14 @@ import (
 // caller make the calls the unguarded mode must be able to make: stop before
 // start (canonical/dqlite#848), stop twice (#737), handover on any state.
 type cnode struct {
-	gonode *dqlite.Node
+	gonode *goNode
 	h      *C.dqlite_node
 }
 
 // newCNode creates (but does not start) a C node. dqlite binds the listening
 // socket here already, without listening on it.
 func newCNode(id uint64, address, bindAddress, dir string) (*cnode, error) {
-	gonode, err := dqlite.New(id, address, dir, dqlite.WithBindAddress(bindAddress))
+	gonode, err := newGoNode(id, address, bindAddress, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +41,7 @@ func newCNode(id uint64, address, bindAddress, dir string) (*cnode, error) {
 
 // cHandle returns the *C.dqlite_node under go-dqlite's Node: its field
 // server, a *bindings.Node, whose field node is the C pointer.
-func cHandle(n *dqlite.Node) (*C.dqlite_node, error) {
+func cHandle(n *goNode) (*C.dqlite_node, error) {
 	v, err := peek.Field(n, reflect.Pointer, "server", "node")
 	if err != nil {
 		return nil, err

@@ -1,0 +1,28 @@
+//go:build !dqlite_v3
+
+package node
+
+// The go-dqlite adapter for C dqlite 1.18.1 (Debian trixie): go-dqlite v2.
+// Its twin godqlite_v3.go (build tag dqlite_v3) binds go-dqlite v3 for
+// dqlite 1.18.7 (Debian sid). They are the only files that import a
+// go-dqlite root package (the C bindings); everything else in node uses
+// go-dqlite v2's client package, which is pure Go and, apart from import
+// paths, identical in v2.0.1 and v3.0.4 (see docs/node.md).
+
+import dqlite "github.com/canonical/go-dqlite/v2"
+
+// GoDqliteModule is the go-dqlite module whose C bindings this build links.
+const GoDqliteModule = "github.com/canonical/go-dqlite/v2"
+
+// goNode is go-dqlite's node type. Its layout (server *bindings.Node, whose
+// node field is the C pointer) is what cHandle reads.
+type goNode = dqlite.Node
+
+// bootstrapID is dqlite's magic ID of a node that forms a cluster.
+const bootstrapID = dqlite.BootstrapID
+
+func newGoNode(id uint64, address, bindAddress, dir string) (*goNode, error) {
+	return dqlite.New(id, address, dir, dqlite.WithBindAddress(bindAddress))
+}
+
+func generateID(address string) uint64 { return dqlite.GenerateID(address) }
