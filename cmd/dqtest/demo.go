@@ -30,7 +30,7 @@ func init() {
 			},
 		}
 		cmd.Flags().IntVar(&nodes, "nodes", 3, "cluster size (1 to 7)")
-		cmd.Flags().StringVar(&image, "image", docker.DefaultImage, "node image (built by `make image`; never pulled)")
+		cmd.Flags().StringVar(&image, "image", docker.DefaultImage, "node image (built by 'make image'; never pulled)")
 		return cmd
 	})
 }

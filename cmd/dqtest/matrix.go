@@ -135,7 +135,7 @@ reached no verdict (or the matrix was interrupted).`,
 				Log:      slog.Default(),
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "matrix %s: %d workloads x %d nemeses into %s\n", spec.Name, len(spec.Workloads), len(spec.Nemeses), out)
+			fmt.Fprintln(w, matrixHeader(spec.Name, len(spec.Workloads), len(spec.Nemeses), out))
 			res, runErr := matrix.Run(ctx, spec, out, opts, func(c matrix.Cell) {
 				fmt.Fprintf(w, "%-8s %-18s %-20s %6.1fs (start-up %.1fs, teardown %.1fs) %s\n", c.Workload, c.Nemesis, c.Status,
 					c.Wall, c.Run.Phases.Startup, c.Run.Phases.Teardown, c.Run.Dir)
@@ -176,4 +176,23 @@ reached no verdict (or the matrix was interrupted).`,
 	f.StringVar(&backend, "backend", "", "docker (default) or sim")
 	f.Int64Var(&seed, "seed", 0, "every cell's seed (0: each run picks one)")
 	return cmd
+}
+
+// matrixHeader is the matrix's first line: "matrix: 3 workloads x 13
+// nemeses into DIR", with the matrix file's name when it has one of its
+// own ("matrix nightly: ...").
+func matrixHeader(name string, workloads, nemeses int, out string) string {
+	title := "matrix"
+	if name != "" && name != "matrix" {
+		title += " " + name
+	}
+	return fmt.Sprintf("%s: %d %s x %d %s into %s", title, workloads, plural(workloads, "workload", "workloads"),
+		nemeses, plural(nemeses, "nemesis", "nemeses"), out)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

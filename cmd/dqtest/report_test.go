@@ -25,8 +25,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
 	root.SetOut(&stdout)
 	root.SetErr(&stderr)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
+	err := executeArgs(context.Background(), root, args)
 	if err == nil {
 		return exitValid, stdout.String(), stderr.String()
 	}
@@ -101,9 +100,12 @@ func TestRunWithABadScenarioStillWritesJUnit(t *testing.T) {
 	require.Equal(t, exitUnknown, code)
 	require.Contains(t, stderr, "nodes")
 	j := readJUnit(t, junit)
-	require.Equal(t, 1, j.Tests)
-	require.Equal(t, 1, j.Errors)
-	require.Equal(t, bad, j.Suites[0].Cases[0].Name)
+	// Issue 17: every scenario given has its case, the one that ran into
+	// the bad file's error too (it was 1 test, the bad file's, before).
+	require.Equal(t, 2, j.Tests)
+	require.Equal(t, 2, j.Errors)
+	require.Equal(t, "sim-stale-read", j.Suites[0].Cases[0].Name)
+	require.Equal(t, bad, j.Suites[0].Cases[1].Name)
 }
 
 func TestRunsListsPastRunsAndReproRepeatsASimulatorRunExactly(t *testing.T) {

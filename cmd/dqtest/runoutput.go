@@ -140,6 +140,11 @@ func scanRunArgs(cmd *cobra.Command, raw []string) (paths []string, junit string
 				f = fs.ShorthandLookup(name)
 			}
 			if f == nil {
+				// An unknown flag: its value, if it has one, is the next
+				// argument unless that looks like a scenario file.
+				if !hasVal && i+1 < len(raw) && !strings.HasPrefix(raw[i+1], "-") && !isYAMLName(raw[i+1]) {
+					i++
+				}
 				continue
 			}
 			if !hasVal && f.NoOptDefVal == "" && i+1 < len(raw) {
@@ -159,6 +164,10 @@ func scanRunArgs(cmd *cobra.Command, raw []string) (paths []string, junit string
 		}
 	}
 	return paths, junit, asJSON
+}
+
+func isYAMLName(s string) bool {
+	return strings.HasSuffix(s, ".yaml") || strings.HasSuffix(s, ".yml")
 }
 
 // notes is where remarks for a person go: stdout, or stderr under --json.

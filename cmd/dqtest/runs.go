@@ -3,8 +3,11 @@ package main
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -25,7 +28,7 @@ func init() {
 			Use:   "runs",
 			Short: "List past runs with their verdicts",
 			Long: `List the run directories under --out (runs/<scenario>/<timestamp>/),
-oldest first, each with its outcome (what the exit code was), its verdict
+oldest first, each with its seed, its outcome (what the exit code was), its verdict
 (what the run showed), the backend, operations, findings and directory.
 A directory without results.json is a run still going or one that died
 before writing it; it is listed as unknown.`,
@@ -34,7 +37,18 @@ before writing it; it is listed as unknown.`,
   dqtest runs --json | jq '.[] | select(.outcome != "valid") | .dir'`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
+				if last < 0 {
+					return &exitError{code: exitUnknown, err: fmt.Errorf("--last %d: want a number of runs, 1 or more (0: all)", last)}
+				}
 				runs, err := report.ListRuns(out)
+				if errors.Is(err, fs.ErrNotExist) {
+					// Nothing ran here yet: an empty list, not an error.
+					runs, err = nil, nil
+					if !asJSON {
+						fmt.Fprintf(cmd.OutOrStdout(), "no runs yet: %s does not exist (dqtest run writes a run directory there)\n", out)
+						return nil
+					}
+				}
 				if err != nil {
 					return &exitError{code: exitUnknown, err: err}
 				}
@@ -58,7 +72,7 @@ before writing it; it is listed as unknown.`,
 					return nil
 				}
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "STARTED\tSCENARIO\tBACKEND\tOUTCOME\tVERDICT\tOPS\tFINDINGS\tDIR")
+				fmt.Fprintln(tw, "STARTED\tSEED\tSCENARIO\tBACKEND\tOUTCOME\tVERDICT\tOPS\tFINDINGS\tDIR")
 				for _, r := range runs {
 					started := "-"
 					if !r.Started.IsZero() {
@@ -68,7 +82,11 @@ before writing it; it is listed as unknown.`,
 					if r.SimBug != "" {
 						backend += ":" + r.SimBug
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", started, r.Scenario, cmp.Or(backend, "-"),
+					seed := "-"
+					if r.Seed != 0 {
+						seed = strconv.FormatInt(r.Seed, 10)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", started, seed, r.Scenario, cmp.Or(backend, "-"),
 						r.Outcome, r.Verdict, r.Ops.Invoked, findings(r), r.Dir)
 				}
 				return tw.Flush()
