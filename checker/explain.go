@@ -21,6 +21,20 @@ func opEvents(op history.Operation) []history.Event {
 	return []history.Event{op.Invoke, *op.Completion}
 }
 
+// inTimeOrder sorts an anomaly's events the way the history has them (by
+// time, then index), so the table a person reads runs forwards: the
+// explanation names the operations in the order its argument needs, which
+// is not the order they happened in.
+func inTimeOrder(events []history.Event) []history.Event {
+	sort.SliceStable(events, func(i, j int) bool {
+		if events[i].Time != events[j].Time {
+			return events[i].Time < events[j].Time
+		}
+		return events[i].Index < events[j].Index
+	})
+	return events
+}
+
 // opNode is the node that served an operation: the completion's node, else
 // the invoke's.
 func opNode(op history.Operation) string {

@@ -127,7 +127,7 @@ type registerOp struct {
 	out    registerOutput
 	call   int64
 	ret    int64 // math.MaxInt64 when the outcome is unknown
-	client int   // dense per key, for the visualization's rows
+	client int   // the process number: the visualization's lane
 }
 
 func (o *registerOp) describe() string {
@@ -306,13 +306,10 @@ func (c *registerChecker) Check(ctx context.Context, events []history.Event) (re
 		delete(keys, k)
 	}
 	for _, ops := range keys {
-		clients := map[history.Process]int{}
+		// The visualization's lanes are dqtest's process numbers, as the
+		// history, the report and the explanations name them.
 		for i := range ops {
-			p := ops[i].op.Invoke.Process
-			if _, ok := clients[p]; !ok {
-				clients[p] = len(clients)
-			}
-			ops[i].client = clients[p]
+			ops[i].client = int(ops[i].op.Invoke.Process)
 		}
 	}
 	res.Stats["operations"] = total
@@ -582,6 +579,7 @@ func registerAnomaly(faults *faultTimeline, key string, ops []registerOp, longes
 	}
 	b.WriteString(faults.sentence(stuck.call))
 	a.Explanation = b.String()
+	a.Ops = inTimeOrder(a.Ops)
 	return a
 }
 
