@@ -526,11 +526,16 @@ func (c *cluster) applyCommitted(n *node) {
 // (a skipped entry that the convergence check must find).
 func (c *cluster) applyWrite(n *node, effects []effect) {
 	if c.bug == BugDiverge && n.id == len(c.nodes)-1 {
-		if n.held != nil {
+		switch {
+		case !n.db.changesAfter(n.held, effects):
+			// Nothing new after the held write: hold this one behind it
+			// (applying it first would be out of order).
+			if n.held != nil {
+				n.held = append(slices.Clip(n.held), effects...)
+				return
+			}
+		default:
 			n.db.apply(n.held)
-			n.held = nil
-		}
-		if n.db.changes(effects) {
 			n.held = effects
 			return
 		}

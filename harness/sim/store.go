@@ -74,20 +74,21 @@ func (s *store) apply(effects []effect) {
 	}
 }
 
-// changes reports whether applying effects would change s (a register or
-// balance written with the value it holds changes nothing; an added row
-// always changes the table).
-func (s *store) changes(effects []effect) bool {
+// changesAfter reports whether applying effects would change s once the
+// effects before were applied (a register or balance written with the value
+// it holds changes nothing; an added row always changes the table).
+func (s *store) changesAfter(before, effects []effect) bool {
+	v := view{s: s, overlays: [][]effect{before}}
 	for _, e := range effects {
 		switch e.kind {
 		case putReg:
-			if v, ok := s.regs[e.key]; !ok || v != e.v {
+			if x, ok := v.reg(e.key); !ok || x != e.v {
 				return true
 			}
 		case appendList, addSet:
 			return true
 		case putBalance:
-			if e.acct >= 0 && e.acct < len(s.balances) && s.balances[e.acct] != e.v {
+			if e.acct >= 0 && e.acct < len(s.balances) && v.balance(e.acct) != e.v {
 				return true
 			}
 		}
