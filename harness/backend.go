@@ -6,6 +6,7 @@ package harness
 import (
 	"context"
 
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/workloads"
@@ -35,15 +36,6 @@ type ClusterSpec struct {
 	DataDirSize string
 }
 
-// NodeExit is what a backend knows about a node's process.
-type NodeExit struct {
-	Running  bool   `json:"running"`
-	ExitCode int    `json:"exit_code"`
-	Signal   string `json:"signal,omitempty"` // e.g. "SIGABRT", when killed by a signal
-	OOM      bool   `json:"oom,omitempty"`
-	Restarts int    `json:"restarts"`
-}
-
 // Cluster is a running cluster as the harness sees it: the nemesis's view
 // plus clients, logs and exit status.
 type Cluster interface {
@@ -54,7 +46,7 @@ type Cluster interface {
 	// Logs returns everything the node's processes wrote (all restarts).
 	Logs(ctx context.Context, node string) ([]byte, error)
 	// Exit reports the node's process state.
-	Exit(ctx context.Context, node string) (NodeExit, error)
+	Exit(ctx context.Context, node string) (detect.NodeExit, error)
 	// Down removes every container and network of the cluster. It is
 	// idempotent and must work after a panic or cancellation (give it a
 	// fresh context).

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/scenario"
 	"github.com/dqtest/dqtest/workloads"
@@ -144,20 +145,20 @@ func TestJudgeComparesTheRunWithTheExpectation(t *testing.T) {
 	lost := checker.Result{Checker: "set", Verdict: checker.Invalid, Anomalies: []checker.Anomaly{{Kind: "lost"}}}
 	clean := checker.Result{Checker: "register", Verdict: checker.Valid}
 	undecided := checker.Result{Checker: "register", Verdict: checker.Unknown, Reason: "time budget"}
-	abort := Crash{Node: "n2", Kind: "assertion", Signal: "SIGABRT", Signature: "SIGABRT: src/server.c:779: dqlite_node_stop: Assertion `rv == 0' failed."}
+	abort := detect.Crash{Node: "n2", Kind: "assertion", Signal: "SIGABRT", Signature: "SIGABRT: src/server.c:779: dqlite_node_stop: Assertion `rv == 0' failed."}
 	valid := scenario.Expect{Verdict: checker.Valid}
 
 	tests := []struct {
 		name    string
 		exp     scenario.Expect
 		results []checker.Result
-		crashes []Crash
+		crashes []detect.Crash
 		want    checker.Verdict
 		reason  string
 	}{
 		{"a clean run expected valid passes", valid, []checker.Result{clean}, nil, checker.Valid, ""},
 		{"an anomaly in a run expected valid fails", valid, []checker.Result{stale}, nil, checker.Invalid, "anomaly found: nonlinearizable"},
-		{"a crash in a run expected valid fails", valid, []checker.Result{clean}, []Crash{abort}, checker.Invalid, "node n2 crashed"},
+		{"a crash in a run expected valid fails", valid, []checker.Result{clean}, []detect.Crash{abort}, checker.Invalid, "node n2 crashed"},
 		{"an undecided run expected valid is unknown", valid, []checker.Result{undecided}, nil, checker.Unknown, "could not decide"},
 		{"the expected anomaly appearing passes", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
 			[]checker.Result{stale}, nil, checker.Valid, "invalid as expected"},
@@ -168,19 +169,19 @@ func TestJudgeComparesTheRunWithTheExpectation(t *testing.T) {
 		{"the expected anomaly missing from an undecided run is unknown", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
 			[]checker.Result{undecided}, nil, checker.Unknown, "could not decide"},
 		{"the expected crash appearing passes", scenario.Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"},
-			[]checker.Result{clean}, []Crash{abort}, checker.Valid, "invalid as expected"},
+			[]checker.Result{clean}, []detect.Crash{abort}, checker.Valid, "invalid as expected"},
 		{"an expected crash named by kind passes", scenario.Expect{Verdict: checker.Invalid, Crash: "assertion"},
-			[]checker.Result{clean}, []Crash{abort}, checker.Valid, ""},
+			[]checker.Result{clean}, []detect.Crash{abort}, checker.Valid, ""},
 		{"the expected crash missing fails", scenario.Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"},
 			[]checker.Result{clean}, nil, checker.Invalid, `expected crash matching "dqlite_node_stop", not seen`},
 		{"an anomaly when only a crash is expected fails", scenario.Expect{Verdict: checker.Invalid, Crash: "assertion"},
-			[]checker.Result{stale}, []Crash{abort}, checker.Invalid, "not expected: anomaly nonlinearizable"},
+			[]checker.Result{stale}, []detect.Crash{abort}, checker.Invalid, "not expected: anomaly nonlinearizable"},
 		{"an unexpected crash besides the expected anomaly fails", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
-			[]checker.Result{stale}, []Crash{abort}, checker.Invalid, "not expected: crash of n2"},
+			[]checker.Result{stale}, []detect.Crash{abort}, checker.Invalid, "not expected: crash of n2"},
 		{"expecting invalid in general accepts any anomaly", scenario.Expect{Verdict: checker.Invalid},
 			[]checker.Result{lost}, nil, checker.Valid, ""},
 		{"expecting invalid in general accepts a crash", scenario.Expect{Verdict: checker.Invalid},
-			[]checker.Result{clean}, []Crash{abort}, checker.Valid, ""},
+			[]checker.Result{clean}, []detect.Crash{abort}, checker.Valid, ""},
 		{"expecting invalid in general fails on a clean run", scenario.Expect{Verdict: checker.Invalid},
 			[]checker.Result{clean}, nil, checker.Invalid, "expected an invalid verdict, not seen"},
 	}
@@ -207,53 +208,7 @@ func joinLines(ss []string) string {
 func TestCombinedVerdictIsInvalidOnAnyCrash(t *testing.T) {
 	require.Equal(t, checker.Valid, combinedVerdict([]checker.Result{{Verdict: checker.Valid}}, nil))
 	require.Equal(t, checker.Unknown, combinedVerdict([]checker.Result{{Verdict: checker.Valid}, {Verdict: checker.Unknown}}, nil))
-	require.Equal(t, checker.Invalid, combinedVerdict([]checker.Result{{Verdict: checker.Unknown}}, []Crash{{Node: "n1"}}))
-}
-
-func TestFaultEffectsMeasureThroughputInsideAndOutsideFaults(t *testing.T) {
-	s := int64(time.Second)
-	var events []history.Event
-	ok := func(at int64) {
-		events = append(events,
-			history.Event{Process: 0, Type: history.Invoke, F: "read", Time: at},
-			history.Event{Process: 0, Type: history.OK, F: "read", Time: at})
-	}
-	fault := func(at int64, f string) {
-		events = append(events, history.Event{Process: history.Nemesis, Type: history.Info, F: f, Time: at})
-	}
-	// 0-10 s: 10 ok/s. 10-14 s: a partition, 1 ok/s. 14-20 s: 10 ok/s
-	// again, with a handover at 16 s (instantaneous: a 5 s window).
-	for at := int64(0); at < 20*s; at += s / 10 {
-		if at >= 10*s && at < 14*s && at%s != 0 {
-			continue
-		}
-		if at == 10*s {
-			fault(at, "start-partition-halves")
-		}
-		if at == 14*s {
-			fault(at-1, "stop-partition-halves")
-		}
-		if at == 16*s {
-			fault(at, "start-handover")
-		}
-		ok(at)
-	}
-	effects := faultEffects(events, 0, 20*s)
-	require.Len(t, effects, 2)
-	p := effects[0]
-	require.Equal(t, "partition-halves", p.Fault)
-	require.Equal(t, 1, p.Starts)
-	require.InDelta(t, 4.0, p.Seconds, 0.01)
-	require.InDelta(t, 1.0, p.OKPerSecond, 0.3)
-	require.InDelta(t, 10.0, p.BaselineOKPerSecond, 0.5)
-	h := effects[1]
-	require.Equal(t, "handover", h.Fault)
-	require.InDelta(t, 4.0, h.Seconds, 0.01, "an instantaneous fault's window is cut at the end of the span")
-	require.InDelta(t, 10.0, h.OKPerSecond, 0.5)
-
-	c := countOps(events, 0, 20*s)
-	require.Equal(t, c.Invoked, c.OK)
-	require.InDelta(t, float64(c.OK)/20, c.OKPerSecond, 0.01)
+	require.Equal(t, checker.Invalid, combinedVerdict([]checker.Result{{Verdict: checker.Unknown}}, []detect.Crash{{Node: "n1"}}))
 }
 
 func TestNewRunDirPointsLatestAtTheNewestRun(t *testing.T) {

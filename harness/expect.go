@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/scenario"
 )
 
@@ -18,7 +19,7 @@ import (
 // appeared and nothing else did; it is invalid when something expected is
 // missing or something unexpected appeared, and unknown when the checkers
 // could not decide and the expected evidence did not appear.
-func judge(exp scenario.Expect, verdict checker.Verdict, results []checker.Result, crashes []Crash) (checker.Verdict, []string) {
+func judge(exp scenario.Expect, verdict checker.Verdict, results []checker.Result, crashes []detect.Crash) (checker.Verdict, []string) {
 	found := anomalyKinds(results)
 	if exp.Verdict != checker.Invalid {
 		var reasons []string
@@ -91,7 +92,7 @@ func judge(exp scenario.Expect, verdict checker.Verdict, results []checker.Resul
 const notExpectedPrefix = "not expected: "
 
 // crashMatches reports whether an expect.crash text names this crash.
-func crashMatches(c Crash, want string) bool {
+func crashMatches(c detect.Crash, want string) bool {
 	return c.Kind == want || c.Signal == want || strings.Contains(c.Signature, want)
 }
 
@@ -119,7 +120,7 @@ func anomalyKinds(results []checker.Result) []string {
 
 // combinedVerdict is the worst of the checkers' verdicts, made invalid by
 // any crash.
-func combinedVerdict(results []checker.Result, crashes []Crash) checker.Verdict {
+func combinedVerdict(results []checker.Result, crashes []detect.Crash) checker.Verdict {
 	v := checker.Valid
 	for _, r := range results {
 		v = checker.Worst(v, r.Verdict)
@@ -131,7 +132,7 @@ func combinedVerdict(results []checker.Result, crashes []Crash) checker.Verdict 
 }
 
 // markExpected flags the crashes the scenario expected.
-func markExpected(crashes []Crash, exp scenario.Expect) {
+func markExpected(crashes []detect.Crash, exp scenario.Expect) {
 	for i := range crashes {
 		crashes[i].Expected = exp.Crash != "" && crashMatches(crashes[i], exp.Crash)
 	}

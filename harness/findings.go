@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/scenario"
 )
 
@@ -29,7 +30,7 @@ type Finding struct {
 	FirstRun int     `json:"first_run"`
 	// Evidence is its first occurrence, with the log excerpt, what was in
 	// flight and how to rerun it.
-	Evidence Crash `json:"evidence"`
+	Evidence detect.Crash `json:"evidence"`
 }
 
 // Findings groups the crashes and hangs of runs (nil entries, runs that

@@ -8,15 +8,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
 )
-
-// KillHung is the nemesis event the harness records when it kills a node
-// whose stop, start or handover hung: its SIGKILL is the harness's, not a
-// crash.
-const KillHung = "kill-hung"
 
 // hangShare is the share of its deadline a failed call must have taken to
 // count as hung: the control API answers a little before the deadline (it
@@ -40,7 +36,7 @@ type watchedCluster struct {
 	now      func() int64 // history time, for the findings
 
 	mu    sync.Mutex
-	found []Crash // hangs and connections left open, in order
+	found []detect.Crash // hangs and connections left open, in order
 	// paused counts the pauses in force per node: a frozen process does
 	// not answer, which is the pause working, not a hang.
 	paused map[string]int
@@ -115,15 +111,15 @@ func (w *watchedCluster) checkClosed(ctx context.Context, node string, at int64)
 		}
 	}
 	w.log.Warn("connections left open after the stop", "node", node, "peers", conns)
-	w.add(Crash{
+	w.add(detect.Crash{
 		Node: node, Kind: "open-connections", Count: 1,
 		Signature: "connections left open after stop",
 		Lines:     append([]string{fmt.Sprintf("%d connection(s) of %s's dqlite port still established %s after its stop returned; peers:", len(conns), node, openConnsGrace)}, conns...),
-		InFlight:  &InFlight{At: float64(at) / 1e9, Fault: &history.Event{Process: history.Nemesis, F: "stop", Nodes: []string{node}, Time: at}, Relation: "in_flight"},
+		InFlight:  &detect.InFlight{At: float64(at) / 1e9, Fault: &history.Event{Process: history.Nemesis, F: "stop", Nodes: []string{node}, Time: at}, Relation: "in_flight"},
 	})
 }
 
-func (w *watchedCluster) add(c Crash) {
+func (w *watchedCluster) add(c detect.Crash) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.found = append(w.found, c)
@@ -180,13 +176,13 @@ func (w *watchedCluster) watch(ctx context.Context, op, node string, f func(cont
 	kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer kcancel()
 	kerr := w.Cluster.Kill(kctx, node)
-	e := history.Event{Process: history.Nemesis, Type: history.Info, F: KillHung, Nodes: []string{node},
+	e := history.Event{Process: history.Nemesis, Type: history.Info, F: detect.KillHung, Nodes: []string{node},
 		Value: map[string]any{"op": op, "took_ms": took.Milliseconds(), "deadline_ms": limit.Milliseconds()}}
 	if kerr != nil {
 		e.Error = kerr.Error()
 	}
 	w.record(e)
-	w.add(Crash{
+	w.add(detect.Crash{
 		Node: node, Kind: "hang", Count: 1, LogTime: time.Now().UTC().Format(time.RFC3339Nano),
 		Signature: "hang: " + op + " exceeded its deadline",
 		Lines: []string{
@@ -194,7 +190,7 @@ func (w *watchedCluster) watch(ctx context.Context, op, node string, f func(cont
 			"error: " + err.Error(),
 			killLine(kerr),
 		},
-		InFlight: &InFlight{At: float64(at) / 1e9, Fault: &history.Event{Process: history.Nemesis, F: op, Nodes: []string{node}, Time: at}, Relation: "in_flight"},
+		InFlight: &detect.InFlight{At: float64(at) / 1e9, Fault: &history.Event{Process: history.Nemesis, F: op, Nodes: []string{node}, Time: at}, Relation: "in_flight"},
 	})
 	return fmt.Errorf("%w (hung for %s: the harness killed the node)", err, took.Round(time.Millisecond))
 }
@@ -207,10 +203,10 @@ func killLine(err error) string {
 }
 
 // findings returns the hangs seen so far, one per node and signature.
-func (w *watchedCluster) findings() []Crash {
+func (w *watchedCluster) findings() []detect.Crash {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []Crash
+	var out []detect.Crash
 	for _, h := range w.found {
 		i := -1
 		for j, o := range out {
@@ -229,7 +225,7 @@ func (w *watchedCluster) findings() []Crash {
 
 // watch wraps the live cluster for the nemesis (see watchedCluster).
 func (r *run) watch(c Cluster) Cluster {
-	r.deadExits = map[string]NodeExit{}
+	r.deadExits = map[string]detect.NodeExit{}
 	r.watched = &watchedCluster{
 		Cluster: c, deadline: r.sc.StopDeadline, stopMode: r.sc.StopMode, log: r.log, record: r.rec.write,
 		now: func() int64 { return time.Since(r.rec.start).Nanoseconds() },
@@ -244,47 +240,18 @@ func (r *run) addStopPathFindings(events []history.Event) {
 	if r.watched == nil {
 		return
 	}
-	final := map[string]NodeExit{}
+	final := map[string]detect.NodeExit{}
 	tails := map[string][]string{}
 	for _, rep := range r.reports {
 		final[rep.Node] = rep.Exit
-		tails[rep.Node] = lastLines(splitLines(rep.Log), crashTailLines)
+		tails[rep.Node] = detect.LogTail(rep.Log)
 	}
 	for _, h := range r.watched.findings() {
 		h.Tail = tails[h.Node]
 		if h.LogTime != "" {
-			h.Before = logLinesUntil(r.reports, h.Node, h.LogTime)
+			h.Before = detect.LogLinesUntil(r.reports, h.Node, h.LogTime)
 		}
 		r.res.Crashes = append(r.res.Crashes, h)
 	}
-	attachEvidence(r.res.Crashes, events, r.rec.start, r.stepTimeout(), r.sc.Seed, r.dir, r.deadExits, final)
-}
-
-// logLinesUntil returns node's last log lines up to the time t (RFC 3339):
-// what it was doing when it hung, not what it did after its restart.
-func logLinesUntil(reports []NodeReport, node, t string) []string {
-	until, err := time.Parse(time.RFC3339Nano, t)
-	if err != nil {
-		return nil
-	}
-	for _, rep := range reports {
-		if rep.Node != node {
-			continue
-		}
-		lines := splitLines(rep.Log)
-		end := 0
-		for i, l := range lines {
-			m := timeRE.FindStringSubmatch(l)
-			if m == nil {
-				continue
-			}
-			if lt, err := time.Parse(time.RFC3339Nano, m[1]); err == nil && lt.After(until) {
-				break
-			}
-			end = i + 1
-		}
-		before, _ := logLinesBefore(lines[:end], crashBeforeLines)
-		return before
-	}
-	return nil
+	detect.AttachEvidence(r.res.Crashes, events, r.rec.start, r.stepTimeout(), r.sc.Seed, r.dir, r.deadExits, final)
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/scenario"
 )
 
@@ -30,16 +31,16 @@ type Result struct {
 	Outcome checker.Verdict `json:"outcome"`
 	Expect  scenario.Expect `json:"expect"`
 	// Reasons explain Outcome when it differs from a plain valid run.
-	Reasons  []string            `json:"reasons,omitempty"`
-	Checkers []checker.Result    `json:"checkers"`
-	Crashes  []Crash             `json:"crashes"`
-	Nodes    map[string]NodeExit `json:"nodes"`
+	Reasons  []string                   `json:"reasons,omitempty"`
+	Checkers []checker.Result           `json:"checkers"`
+	Crashes  []detect.Crash             `json:"crashes"`
+	Nodes    map[string]detect.NodeExit `json:"nodes"`
 	// Recovery says whether the cluster recovered after healing.
-	Recovery Recovery `json:"recovery"`
-	Phases   Phases   `json:"phases"`
-	Ops      OpCounts `json:"ops"`
+	Recovery Recovery        `json:"recovery"`
+	Phases   Phases          `json:"phases"`
+	Ops      detect.OpCounts `json:"ops"`
 	// Faults summarises what each fault did to throughput.
-	Faults []FaultEffect `json:"faults,omitempty"`
+	Faults []detect.FaultEffect `json:"faults,omitempty"`
 	// Error is a harness error that cut the run short; the verdict is then
 	// unknown.
 	Error string `json:"error,omitempty"`
@@ -63,16 +64,4 @@ type Phases struct {
 	Teardown float64 `json:"teardown_s"` // containers and networks removed
 	Check    float64 `json:"check_s"`    // checkers and crash detector
 	Total    float64 `json:"total_s"`
-}
-
-// OpCounts count client operations by outcome.
-type OpCounts struct {
-	Invoked int `json:"invoked"`
-	OK      int `json:"ok"`
-	Fail    int `json:"fail"`
-	Info    int `json:"info"`
-	// PerSecond is completed operations (ok, fail, info) per second of the
-	// workload phase; OKPerSecond only the ok ones.
-	PerSecond   float64 `json:"per_second"`
-	OKPerSecond float64 `json:"ok_per_second"`
 }

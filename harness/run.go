@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
@@ -64,14 +65,7 @@ type Options struct {
 // and returns what it knows about each node (its exit and log), which the
 // crash detector reads as it reads a real node's. The harness does the
 // rest: run directory, history file, checking, crash detection, verdict.
-type SimulateFunc func(ctx context.Context, rs *scenario.Resolved, record func(history.Event) error) ([]NodeReport, error)
-
-// NodeReport is one node's exit status and log at the end of a run.
-type NodeReport struct {
-	Node string
-	Exit NodeExit
-	Log  []byte
-}
+type SimulateFunc func(ctx context.Context, rs *scenario.Resolved, record func(history.Event) error) ([]detect.NodeReport, error)
 
 // Run runs a scenario and returns what it found: it brings a cluster up,
 // runs the workload's clients and the nemesis for the scenario's time
@@ -122,8 +116,8 @@ func Run(ctx context.Context, sc scenario.Scenario, opts Options) (res *Result, 
 	}
 	res = &Result{
 		Scenario: sc.Name, Backend: backendName, Seed: sc.Seed, Dir: dir, Expect: sc.Expect,
-		Verdict: checker.Unknown, Outcome: checker.Unknown, Nodes: map[string]NodeExit{},
-		Crashes: []Crash{}, Checkers: []checker.Result{}, Started: started,
+		Verdict: checker.Unknown, Outcome: checker.Unknown, Nodes: map[string]detect.NodeExit{},
+		Crashes: []detect.Crash{}, Checkers: []checker.Result{}, Started: started,
 	}
 	if sc.Backend == mode.Sim {
 		res.SimBug = opts.SimBug
@@ -185,7 +179,7 @@ func Run(ctx context.Context, sc scenario.Scenario, opts Options) (res *Result, 
 		// No verdict, but a node that crashed on the way is worth knowing.
 		events, _, _ := history.ReadFile(filepath.Join(dir, HistoryFile))
 		r.detectCrashes(events)
-		res.Ops = countOps(events, r.workloadStart, r.workloadEnd)
+		res.Ops = detect.CountOps(events, r.workloadStart, r.workloadEnd)
 		return res, err
 	}
 	if err := w.Close(); err != nil {
@@ -225,7 +219,7 @@ type run struct {
 
 	cluster  Cluster
 	downOnce sync.Once
-	reports  []NodeReport
+	reports  []detect.NodeReport
 	// nextProcess is the next unused process number after the clients'
 	// own (for final reads).
 	nextProcess int
@@ -235,7 +229,7 @@ type run struct {
 	// watched is the live cluster behind the nemesis (hang.go), and
 	// deadExits the exit statuses of dead nodes revive restarted.
 	watched   *watchedCluster
-	deadExits map[string]NodeExit
+	deadExits map[string]detect.NodeExit
 }
 
 // live runs the scenario against a real backend, in real time.
@@ -555,7 +549,7 @@ func (r *run) collect() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, n := range r.cluster.Nodes() {
-		rep := NodeReport{Node: n}
+		rep := detect.NodeReport{Node: n}
 		exit, err := r.cluster.Exit(ctx, n)
 		if err != nil {
 			r.log.Warn("node exit status", "node", n, "error", err)
@@ -635,8 +629,8 @@ func (r *run) check(ctx context.Context) {
 		} else {
 			res.Checkers = append(res.Checkers, r.runChecker(ctx, events))
 		}
-		res.Ops = countOps(events, r.workloadStart, r.workloadEnd)
-		res.Faults = faultEffects(events, r.workloadStart, r.workloadEnd)
+		res.Ops = detect.CountOps(events, r.workloadStart, r.workloadEnd)
+		res.Faults = detect.FaultEffects(events, r.workloadStart, r.workloadEnd)
 	}
 
 	r.detectCrashes(events)
@@ -646,10 +640,10 @@ func (r *run) check(ctx context.Context) {
 
 // detectCrashes runs the crash detector on every node's log and exit.
 func (r *run) detectCrashes(events []history.Event) {
-	killed := killedNodes(events)
-	r.res.Crashes = []Crash{}
+	killed := detect.KilledNodes(events)
+	r.res.Crashes = []detect.Crash{}
 	for _, rep := range r.reports {
-		r.res.Crashes = append(r.res.Crashes, DetectCrashes(rep.Node, rep.Exit, rep.Log, killed[rep.Node])...)
+		r.res.Crashes = append(r.res.Crashes, detect.DetectCrashes(rep.Node, rep.Exit, rep.Log, killed[rep.Node])...)
 	}
 	r.addStopPathFindings(events)
 	markExpected(r.res.Crashes, r.sc.Expect)
@@ -673,18 +667,4 @@ func (r *run) runChecker(ctx context.Context, events []history.Event) checker.Re
 		}
 	}
 	return cres
-}
-
-// killedNodes are the nodes the nemesis sent SIGKILL: their SIGKILL exit
-// is the fault working, not a crash.
-func killedNodes(events []history.Event) map[string]bool {
-	killed := map[string]bool{}
-	for _, e := range events {
-		if !e.IsClient() && (e.F == "start-kill" || e.F == KillHung) {
-			for _, n := range e.Nodes {
-				killed[n] = true
-			}
-		}
-	}
-	return killed
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/scenario"
 	"github.com/dqtest/dqtest/workloads"
@@ -51,13 +52,13 @@ type stubCluster struct {
 	logs         map[string]string
 	// slowFaults makes every fault action take this long.
 	slowFaults time.Duration
-	exits      map[string]NodeExit
+	exits      map[string]detect.NodeExit
 	downs      atomic.Int32
 	faults     []string
 }
 
 func newStubCluster() *stubCluster {
-	return &stubCluster{rows: map[string]int64{}, logs: map[string]string{}, exits: map[string]NodeExit{}}
+	return &stubCluster{rows: map[string]int64{}, logs: map[string]string{}, exits: map[string]detect.NodeExit{}}
 }
 
 func (c *stubCluster) Nodes() []string                        { return c.nodes }
@@ -85,11 +86,11 @@ func (c *stubCluster) Client(node string) workloads.Client        { return stubC
 func (c *stubCluster) Logs(_ context.Context, n string) ([]byte, error) {
 	return []byte("time=2026-11-24T15:42:58.101Z level=INFO msg=\"node started\"\n" + c.logs[n]), nil
 }
-func (c *stubCluster) Exit(_ context.Context, n string) (NodeExit, error) {
+func (c *stubCluster) Exit(_ context.Context, n string) (detect.NodeExit, error) {
 	if e, ok := c.exits[n]; ok {
 		return e, nil
 	}
-	return NodeExit{Running: true}, nil
+	return detect.NodeExit{Running: true}, nil
 }
 func (c *stubCluster) Down(context.Context) error { c.downs.Add(1); return nil }
 
@@ -198,7 +199,7 @@ func TestRunWritesTheRunDirectoryAndJudgesTheRun(t *testing.T) {
 }
 
 func TestRunFindsACrashInANodeLogAndHonoursExpect(t *testing.T) {
-	assertion, err := os.ReadFile(filepath.Join("testdata", "crash", "assertion.log"))
+	assertion, err := os.ReadFile(filepath.Join("..", "detect", "testdata", "crash", "assertion.log"))
 	require.NoError(t, err)
 	for _, tt := range []struct {
 		name    string
@@ -211,14 +212,14 @@ func TestRunFindsACrashInANodeLogAndHonoursExpect(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newStubCluster()
 			c.logs["n3"] = string(assertion)
-			c.exits["n3"] = NodeExit{ExitCode: 2}
+			c.exits["n3"] = detect.NodeExit{ExitCode: 2}
 			res, err := Run(context.Background(), stubScenario(t, tt.expect), Options{Backend: &stubBackend{cluster: c}, RunsDir: t.TempDir(), Log: quiet})
 			require.NoError(t, err)
 			require.Equal(t, checker.Invalid, res.Verdict, "a crash makes the run invalid")
 			require.Equal(t, tt.outcome, res.Outcome, "reasons: %v", res.Reasons)
 			require.Len(t, res.Crashes, 1)
 			require.Equal(t, "n3", res.Crashes[0].Node)
-			require.Equal(t, NodeExit{ExitCode: 2}, res.Nodes["n3"])
+			require.Equal(t, detect.NodeExit{ExitCode: 2}, res.Nodes["n3"])
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/scenario"
@@ -98,7 +99,7 @@ type legendEntry struct {
 
 type checkerView struct {
 	checker.Result
-	Shown []checker.Anomaly
+	Shown []anomalyView
 	More  int
 	// Visualization is porcupine's file in the run directory, if there.
 	Visualization string
@@ -106,7 +107,7 @@ type checkerView struct {
 
 type nodeRow struct {
 	Node string
-	harness.NodeExit
+	detect.NodeExit
 }
 
 func newPage(r *Run) *page {
@@ -144,7 +145,7 @@ func newPage(r *Run) *page {
 
 	for _, c := range res.Checkers {
 		v := checkerView{Result: c}
-		v.Shown = c.Anomalies[:min(len(c.Anomalies), maxAnomaliesShown)]
+		v.Shown = anomalyViews(c.Checker, c.Anomalies[:min(len(c.Anomalies), maxAnomaliesShown)], r.Events)
 		v.More = len(c.Anomalies) - len(v.Shown)
 		for _, a := range r.Artifacts {
 			if strings.HasPrefix(a, "linearizability") && strings.HasSuffix(a, ".html") && c.Checker == "register" {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/report"
@@ -126,7 +127,7 @@ func validateJUnit(t *testing.T, b []byte) junitDoc {
 
 func result(verdict, outcome checker.Verdict) *harness.Result {
 	return &harness.Result{Scenario: "s", Backend: "docker", Seed: 7, Dir: "runs/s/1", Verdict: verdict, Outcome: outcome,
-		Phases: harness.Phases{Total: 12.5}, Ops: harness.OpCounts{Invoked: 10, OK: 9, Info: 1}}
+		Phases: harness.Phases{Total: 12.5}, Ops: detect.OpCounts{Invoked: 10, OK: 9, Info: 1}}
 }
 
 func TestJUnitHasACasePerRunAndFailsExactlyTheBadOutcomes(t *testing.T) {
@@ -136,9 +137,9 @@ func TestJUnitHasACasePerRunAndFailsExactlyTheBadOutcomes(t *testing.T) {
 		{Kind: "nonlinearizable", Explanation: "Key k3 is not linearizable: a stale read.", Ops: []history.Event{{Index: 4}}}}}}
 	crashed := result(checker.Invalid, checker.Invalid)
 	crashed.Reasons = []string{"n2 crashed"}
-	crashed.Crashes = []harness.Crash{{Node: "n2", Kind: "assertion", Signature: "SIGABRT: dqlite_node_stop: Assertion `rv == 0' failed."}}
+	crashed.Crashes = []detect.Crash{{Node: "n2", Kind: "assertion", Signature: "SIGABRT: dqlite_node_stop: Assertion `rv == 0' failed."}}
 	expected := result(checker.Invalid, checker.Valid)
-	expected.Crashes = []harness.Crash{{Node: "n2", Kind: "assertion", Signature: "x", Expected: true}}
+	expected.Crashes = []detect.Crash{{Node: "n2", Kind: "assertion", Signature: "x", Expected: true}}
 	missing := result(checker.Valid, checker.Invalid)
 	missing.Reasons = []string{"expected anomaly nonlinearizable did not appear"}
 	undecided := result(checker.Unknown, checker.Unknown)

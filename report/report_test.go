@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/report"
@@ -168,7 +169,7 @@ func TestReportRegeneratesFromTheRunDirectoryAlone(t *testing.T) {
 func TestReportOfARunCutShortShowsTheErrorAndWhatItHas(t *testing.T) {
 	dir := t.TempDir()
 	res := harness.Result{Scenario: "broken", Backend: "docker", Verdict: checker.Unknown, Outcome: checker.Unknown,
-		Error: "starting the cluster: image dqtest-node:latest missing", Nodes: map[string]harness.NodeExit{}}
+		Error: "starting the cluster: image dqtest-node:latest missing", Nodes: map[string]detect.NodeExit{}}
 	writeResults(t, dir, res)
 	require.NoError(t, report.WriteDir(dir))
 	html := readReport(t, dir)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/harness"
 )
 
@@ -29,14 +30,14 @@ type RunSummary struct {
 	Verdict checker.Verdict `json:"verdict"`
 	// Outcome is the verdict judged against the scenario's expectation;
 	// the exit code follows it.
-	Outcome   checker.Verdict  `json:"outcome"`
-	Reasons   []string         `json:"reasons,omitempty"`
-	Anomalies []Finding        `json:"anomalies,omitempty"`
-	Crashes   []Finding        `json:"crashes,omitempty"`
-	Ops       harness.OpCounts `json:"ops"`
-	Phases    harness.Phases   `json:"phases"`
-	Started   time.Time        `json:"started,omitzero"`
-	Error     string           `json:"error,omitempty"`
+	Outcome   checker.Verdict `json:"outcome"`
+	Reasons   []string        `json:"reasons,omitempty"`
+	Anomalies []Finding       `json:"anomalies,omitempty"`
+	Crashes   []Finding       `json:"crashes,omitempty"`
+	Ops       detect.OpCounts `json:"ops"`
+	Phases    harness.Phases  `json:"phases"`
+	Started   time.Time       `json:"started,omitzero"`
+	Error     string          `json:"error,omitempty"`
 }
 
 // Finding is an anomaly or a crash in a sentence.

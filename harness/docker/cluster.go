@@ -16,6 +16,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/node/dqclient"
 )
@@ -288,19 +289,19 @@ func (c *Cluster) Logs(ctx context.Context, name string) ([]byte, error) {
 // 128+n died of signal n (tini, the container's init, passes that on; and
 // Kill's SIGKILL ends the container with 137). Restarts counts Restart calls
 // plus any restarts by a Docker restart policy.
-func (c *Cluster) Exit(ctx context.Context, name string) (harness.NodeExit, error) {
+func (c *Cluster) Exit(ctx context.Context, name string) (detect.NodeExit, error) {
 	n, err := c.node(name)
 	if err != nil {
-		return harness.NodeExit{}, err
+		return detect.NodeExit{}, err
 	}
 	s, err := c.inspect(ctx, n)
 	if err != nil {
-		return harness.NodeExit{}, err
+		return detect.NodeExit{}, err
 	}
 	c.mu.Lock()
 	restarts := n.restarts
 	c.mu.Unlock()
-	e := harness.NodeExit{Running: s.running, ExitCode: s.exitCode, OOM: s.oom, Restarts: restarts + s.restartCount}
+	e := detect.NodeExit{Running: s.running, ExitCode: s.exitCode, OOM: s.oom, Restarts: restarts + s.restartCount}
 	if !s.running {
 		e.Signal = signalOf(s.exitCode)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
 
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/node/control"
 	"github.com/dqtest/dqtest/workloads"
@@ -340,7 +341,7 @@ sleep 0.3; ls /proc/$!/fd/3 >/dev/null && echo open`, peer.ip, controlPort))
 		require.NoError(t, c.Kill(ctxFor(t, 10*time.Second), victim))
 		exit, err := c.Exit(ctxFor(t, 10*time.Second), victim)
 		require.NoError(t, err)
-		require.Equal(t, harness.NodeExit{Running: false, ExitCode: 137, Signal: "SIGKILL", Restarts: restartsBefore[victim]}, exit)
+		require.Equal(t, detect.NodeExit{Running: false, ExitCode: 137, Signal: "SIGKILL", Restarts: restartsBefore[victim]}, exit)
 
 		survivor := otherThan(c, victim)[0]
 		eventually(t, 30*time.Second, "a write while "+victim+" is down", func(ctx context.Context) error {
@@ -351,7 +352,7 @@ sleep 0.3; ls /proc/$!/fd/3 >/dev/null && echo open`, peer.ip, controlPort))
 		require.NoError(t, c.Restart(ctxFor(t, 30*time.Second), victim))
 		exit, err = c.Exit(ctxFor(t, 10*time.Second), victim)
 		require.NoError(t, err)
-		require.Equal(t, harness.NodeExit{Running: true, Restarts: restartsBefore[victim] + 1}, exit)
+		require.Equal(t, detect.NodeExit{Running: true, Restarts: restartsBefore[victim] + 1}, exit)
 		for _, key := range []string{"before-kill", "while-down"} {
 			eventually(t, 30*time.Second, key+" through "+victim, func(ctx context.Context) error {
 				_, err := readValue(ctx, c.Client(victim), key)

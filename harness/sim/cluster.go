@@ -436,7 +436,7 @@ func (c *cluster) control(name string) (*node, error) {
 
 // crash is canonical/dqlite#737: dqlite_node_stop on a stopped node fails
 // an assertion, and glibc aborts the process. The log is what the harness's
-// crash detector reads (harness/testdata/crash/assertion.log).
+// crash detector reads (detect/testdata/crash/assertion.log).
 func (c *cluster) crash(n *node) {
 	c.logf(n, "INFO", "stopping node", "mode", "unguarded")
 	n.log.WriteString("dqtest: src/server.c:779: dqlite_node_stop: Assertion `rv == 0' failed.\n" +

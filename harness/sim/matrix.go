@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
-	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/scenario"
@@ -81,7 +81,7 @@ func RunTrial(ctx context.Context, sc scenario.Scenario, bug string, seed int64)
 		killed[n.Name] = n.KilledByNemesis
 	}
 	for _, rep := range sum.NodeReports() {
-		for _, c := range harness.DetectCrashes(rep.Node, rep.Exit, rep.Log, killed[rep.Node]) {
+		for _, c := range detect.DetectCrashes(rep.Node, rep.Exit, rep.Log, killed[rep.Node]) {
 			t.Crashes = append(t.Crashes, rep.Node+": "+c.Signature)
 			t.Verdict = checker.Invalid
 		}

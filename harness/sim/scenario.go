@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/nemesis"
@@ -38,7 +39,7 @@ func ConfigFor(rs *scenario.Resolved, bug string) (Config, error) {
 // Simulator is the harness's SimulateFunc for this simulator, with bug
 // injected ("" for none): `dqtest run --backend sim [--sim-bug name]`.
 func Simulator(bug string) harness.SimulateFunc {
-	return func(ctx context.Context, rs *scenario.Resolved, record func(history.Event) error) ([]harness.NodeReport, error) {
+	return func(ctx context.Context, rs *scenario.Resolved, record func(history.Event) error) ([]detect.NodeReport, error) {
 		cfg, err := ConfigFor(rs, bug)
 		if err != nil {
 			return nil, err
@@ -56,12 +57,12 @@ func (f recordFunc) Write(e history.Event) (history.Event, error) { return e, f(
 
 // NodeReports are the nodes' logs and exits as the harness's crash
 // detector reads them.
-func (s Summary) NodeReports() []harness.NodeReport {
-	reports := make([]harness.NodeReport, len(s.Nodes))
+func (s Summary) NodeReports() []detect.NodeReport {
+	reports := make([]detect.NodeReport, len(s.Nodes))
 	for i, n := range s.Nodes {
-		reports[i] = harness.NodeReport{
+		reports[i] = detect.NodeReport{
 			Node: n.Name,
-			Exit: harness.NodeExit{Running: n.Running, ExitCode: n.ExitCode, Signal: n.Signal, Restarts: n.Restarts},
+			Exit: detect.NodeExit{Running: n.Running, ExitCode: n.ExitCode, Signal: n.Signal, Restarts: n.Restarts},
 			Log:  n.Log,
 		}
 	}

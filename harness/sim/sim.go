@@ -95,7 +95,7 @@ type Summary struct {
 }
 
 // NodeReport is a node's log and process state at the end of the run, in
-// the shape of harness.NodeExit.
+// the shape of detect.NodeExit.
 type NodeReport struct {
 	Name     string
 	Log      []byte

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dqtest/dqtest/checker"
-	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/scenario"
@@ -308,9 +308,9 @@ func TestCrashOnDoubleStopLooksLikeDqliteIssue737ToTheCrashDetector(t *testing.T
 		require.NoError(t, err)
 		sum, err := Run(context.Background(), cfg)
 		require.NoError(t, err)
-		var crashes []harness.Crash
+		var crashes []detect.Crash
 		for _, rep := range sum.NodeReports() {
-			crashes = append(crashes, harness.DetectCrashes(rep.Node, rep.Exit, rep.Log, false)...)
+			crashes = append(crashes, detect.DetectCrashes(rep.Node, rep.Exit, rep.Log, false)...)
 		}
 		if bug == "" {
 			require.Empty(t, crashes, "a guarded double stop is a no-op")
