@@ -135,7 +135,16 @@ func (c appendChecker) Check(ctx context.Context, events []history.Event) Result
 	if len(a.counts) > 0 {
 		res.Verdict = Invalid
 	}
-	a.coverage().apply(&res)
+	cov := a.coverage()
+	cov.apply(&res)
+	if res.Verdict == Valid && cov.ok > 0 && len(a.graph.to) == 0 {
+		// As Elle's empty-transaction-graph: no transaction read another's
+		// append or followed another in real time, so nothing about their
+		// isolation was tested.
+		res.Verdict = Unknown
+		res.Reason = fmt.Sprintf("nothing to check: the dependency graph of the %d ok transaction(s) has no edge (no read shows another transaction's append or lacks a later one%s)",
+			cov.ok, map[bool]string{true: ", and none followed another in real time", false: ""}[a.strict])
+	}
 	return res
 }
 
@@ -173,8 +182,9 @@ type appendAnalysis struct {
 	// unobserved counts the ok appends that no read shows.
 	unobserved int
 
-	graph *depGraph
-	sccs  int
+	graph  *depGraph
+	nonadj *nonadjFinder
+	sccs   int
 	// largestSCC is the size of the largest strongly connected component.
 	largestSCC int
 	// cycleSearchTruncated is set when a cycle search gave up on its budget.

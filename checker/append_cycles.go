@@ -15,14 +15,19 @@ import (
 // merely contains it.
 type cycleSearch struct {
 	start, startNot, path depKind
+	// nonadjacent searches for a cycle with more than one anti-dependency,
+	// no two of them adjacent (G-nonadjacent): start is rw, path the other
+	// kinds it may take besides rw.
+	nonadjacent bool
 }
 
 var (
 	serialSearches = []cycleSearch{
-		{start: depWW, path: depWW},                 // G0
-		{start: depWR, path: depWW | depWR},         // G1c
-		{start: depRW, path: depWW | depWR},         // G-single
-		{start: depRW, path: depWW | depWR | depRW}, // G2
+		{start: depWW, path: depWW},                            // G0
+		{start: depWR, path: depWW | depWR},                    // G1c
+		{start: depRW, path: depWW | depWR},                    // G-single
+		{start: depRW, path: depWW | depWR, nonadjacent: true}, // G-nonadjacent
+		{start: depRW, path: depWW | depWR | depRW},            // G2
 	}
 	// The real-time G0 and G1c searches start from an edge that is real
 	// time only: a cycle through an edge that is also a dependency is
@@ -31,6 +36,7 @@ var (
 		{start: depRT, startNot: depWW | depWR | depRW, path: depWW | depRT},         // G0-realtime
 		{start: depRT, startNot: depWW | depWR | depRW, path: depWW | depWR | depRT}, // G1c-realtime
 		{start: depRW, path: depWW | depWR | depRT},                                  // G-single-realtime
+		{start: depRW, path: depWW | depWR | depRT, nonadjacent: true},               // G-nonadjacent-realtime
 		{start: depRW, path: depAll},                                                 // G2-realtime
 	}
 )
@@ -60,6 +66,7 @@ func (a *appendAnalysis) findCycles(ctx context.Context) error {
 	}
 	sccs := newSCCFinder(g)
 	paths := newPathFinder(g)
+	a.nonadj = newNonadjFinder(g)
 	mask := depWW | depWR | depRW
 	searches := serialSearches
 	if a.strict {
@@ -116,6 +123,9 @@ func (a *appendAnalysis) findCycles(ctx context.Context) error {
 // searchCycle returns one cycle of search s inside comp, or nil.
 func (a *appendAnalysis) searchCycle(sccs *sccFinder, paths *pathFinder, comp []int32, scope depScope, sub []int32, s cycleSearch) []cycleStep {
 	g := a.graph
+	if s.nonadjacent {
+		return a.searchNonadjacent(comp, scope, s)
+	}
 	// Components of the path kinds inside comp: an edge whose ends share
 	// one lies on a cycle, and the BFS back is sure to succeed.
 	subs := sccs.components(comp, scope, s.path)
@@ -203,15 +213,17 @@ func pickKind(k depKind) depKind {
 
 // classifyCycle names a cycle as Adya and Elle do: G0 (write dependencies
 // only), G1c (write and read dependencies), G-single (exactly one
-// anti-dependency), G2 (more than one); with "-realtime" when a real-time
+// anti-dependency), G-nonadjacent (more than one, no two adjacent), G2
+// (more than one, two of them adjacent); with "-realtime" when a real-time
 // edge closes the cycle.
 func classifyCycle(cycle []cycleStep) string {
 	var rws int
-	var wr, rt bool
-	for _, s := range cycle {
+	var wr, rt, adjacent bool
+	for i, s := range cycle {
 		switch s.kind {
 		case depRW:
 			rws++
+			adjacent = adjacent || cycle[(i+1)%len(cycle)].kind == depRW
 		case depWR:
 			wr = true
 		case depRT:
@@ -220,8 +232,10 @@ func classifyCycle(cycle []cycleStep) string {
 	}
 	kind := "G0"
 	switch {
-	case rws > 1:
+	case rws > 1 && adjacent:
 		kind = "G2"
+	case rws > 1:
+		kind = "G-nonadjacent"
 	case rws == 1:
 		kind = "G-single"
 	case wr:
@@ -234,10 +248,11 @@ func classifyCycle(cycle []cycleStep) string {
 }
 
 var cycleMeaning = map[string]string{
-	"G0":       "A cycle of write dependencies (dirty write)",
-	"G1c":      "A cycle of write and read dependencies (circular information flow)",
-	"G-single": "A cycle with exactly one anti-dependency (read skew)",
-	"G2":       "A cycle with several anti-dependencies (write skew)",
+	"G0":            "A cycle of write dependencies (dirty write)",
+	"G1c":           "A cycle of write and read dependencies (circular information flow)",
+	"G-single":      "A cycle with exactly one anti-dependency (read skew)",
+	"G-nonadjacent": "A cycle with several anti-dependencies, no two adjacent (which snapshot isolation also forbids)",
+	"G2":            "A cycle with several anti-dependencies (write skew)",
 }
 
 // cycleAnomaly explains a cycle: its shape, then why each edge exists.
@@ -346,4 +361,129 @@ func (a *appendAnalysis) explainStep(s cycleStep) (string, string) {
 			u, a.events[a.txns[s.from].completeAt].Index, v, a.events[a.txns[s.to].invokeAt].Index), ""
 	}
 	return fmt.Sprintf("%s -%s-> %s", u, depKindName(s.kind), v), ""
+}
+
+// searchNonadjacent returns a cycle of search s (G-nonadjacent) inside
+// comp, or nil: an anti-dependency v→w, then a path back from w to v with
+// at least one more anti-dependency and no two of them in a row, the last
+// edge into v not one either. Like the G-single search it is budgeted.
+func (a *appendAnalysis) searchNonadjacent(comp []int32, scope depScope, s cycleSearch) []cycleStep {
+	g := a.graph
+	budget := cycleBudget
+	for _, v := range comp {
+		for e := g.off[v]; e < g.off[v+1]; e++ {
+			w := g.to[e]
+			if !scope.has(w) || g.kind[e]&depRW == 0 {
+				continue
+			}
+			if steps := a.nonadj.path(w, v, scope, s.path, &budget); steps != nil {
+				cycle := append([]cycleStep{{v, w, depRW}}, steps...)
+				first := 0
+				for i, st := range cycle {
+					if st.from < cycle[first].from {
+						first = i
+					}
+				}
+				return slices.Concat(cycle[first:], cycle[:first])
+			}
+			if budget <= 0 {
+				a.cycleSearchTruncated = true
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// nonadjFinder is a breadth-first search over (transaction, whether the
+// last edge was an anti-dependency, whether the path has one) states,
+// reusing its arrays across searches like pathFinder.
+type nonadjFinder struct {
+	g       *depGraph
+	parent  []int32 // per state: the state it was reached from; -1: not reached
+	via     []depKind
+	touched []int32
+	queue   []int32
+}
+
+func newNonadjFinder(g *depGraph) *nonadjFinder {
+	n := 4 * g.nodes()
+	f := &nonadjFinder{g: g, parent: make([]int32, n), via: make([]depKind, n)}
+	for i := range f.parent {
+		f.parent[i] = -1
+	}
+	return f
+}
+
+// path returns the steps of a shortest walk src→…→dst that starts with an
+// edge of a kind in data (the edge before it was an anti-dependency), takes
+// anti-dependencies never twice in a row and at least once, and ends with
+// an edge of a kind in data; nil when there is none, the budget ran out, or
+// the shortest such walk visits a transaction twice (not a cycle).
+func (f *nonadjFinder) path(src, dst int32, scope depScope, data depKind, budget *int) []cycleStep {
+	g := f.g
+	state := func(v int32, lastRW, hadRW bool) int32 {
+		s := 4 * v
+		if lastRW {
+			s += 2
+		}
+		if hadRW {
+			s++
+		}
+		return s
+	}
+	defer func() {
+		for _, s := range f.touched {
+			f.parent[s] = -1
+		}
+		f.touched, f.queue = f.touched[:0], f.queue[:0]
+	}()
+	start, goal := state(src, true, false), state(dst, false, true)
+	f.parent[start] = start
+	f.touched = append(f.touched, start)
+	f.queue = append(f.queue, start)
+	visit := func(from, to int32, kind depKind) {
+		if f.parent[to] >= 0 {
+			return
+		}
+		f.parent[to], f.via[to] = from, kind
+		f.touched = append(f.touched, to)
+		f.queue = append(f.queue, to)
+	}
+	for head := 0; head < len(f.queue); head++ {
+		st := f.queue[head]
+		if st == goal {
+			var steps []cycleStep
+			seen := map[int32]bool{dst: true}
+			for s := st; s != start; s = f.parent[s] {
+				from := f.parent[s] / 4
+				if from != src && seen[from] {
+					return nil
+				}
+				seen[from] = true
+				steps = append(steps, cycleStep{from, s / 4, f.via[s]})
+			}
+			slices.Reverse(steps)
+			return steps
+		}
+		if *budget <= 0 {
+			return nil
+		}
+		*budget--
+		u, lastRW, hadRW := st/4, st&2 != 0, st&1 != 0
+		for e := g.off[u]; e < g.off[u+1]; e++ {
+			w := g.to[e]
+			if !scope.has(w) {
+				continue
+			}
+			k := g.kind[e]
+			if k&data != 0 {
+				visit(st, state(w, false, hadRW), pickKind(k&data))
+			}
+			if k&depRW != 0 && !lastRW && w != dst {
+				visit(st, state(w, true, true), depRW)
+			}
+		}
+	}
+	return nil
 }
