@@ -259,6 +259,7 @@ func addLine(p *plot.Plot, xs, ys []float64, c color.Color) error {
 
 // pngDataURI renders a plot as a PNG data URI at twice screen resolution.
 func pngDataURI(p *plot.Plot, w, h vg.Length) (string, error) {
+	widenLogRange(p)
 	c := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(144))}
 	p.Draw(draw.New(c))
 	var b bytes.Buffer
@@ -266,6 +267,17 @@ func pngDataURI(p *plot.Plot, w, h vg.Length) (string, error) {
 		return "", err
 	}
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes()), nil
+}
+
+// widenLogRange gives a log-scale axis whose data are one value (every
+// latency the same, e.g. all below the 0.01 ms floor) a decade either
+// side: gonum widens an empty range by ±1, which goes below zero, and its
+// log scale panics there.
+func widenLogRange(p *plot.Plot) {
+	if _, ok := p.Y.Scale.(plot.LogScale); !ok || p.Y.Min != p.Y.Max || p.Y.Min <= 0 {
+		return
+	}
+	p.Y.Min, p.Y.Max = p.Y.Min/10, p.Y.Max*10
 }
 
 // faultBands shades each fault window over the plot's whole height; an
