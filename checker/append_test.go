@@ -100,6 +100,18 @@ func TestAppendMinimalHistoriesShowExactlyTheirAnomaly(t *testing.T) {
 		// before T2 began, but the cycle needs no real time: it is G1c,
 		// not also G0-realtime.
 		{file: "G1c-also-realtime", strict: []string{"G1c"}, serializable: []string{"G1c"}},
+		// An acknowledged append no later read shows: the read began
+		// after it completed, so under strict serializability it must see
+		// it. Serializable: the read may be ordered first.
+		{file: "lost-write", strict: []string{"G-single-realtime"}},
+		// 2 is lost between 1 and 3: T2's append came after 3, the last
+		// element the read shows (ww T4 -> T2), though T2 completed
+		// before T4 began (G0-realtime), and the read lacks it (rw),
+		// though T2 completed before the read began (G-single-realtime).
+		{file: "lost-write-middle", strict: []string{"G-single-realtime", "G0-realtime"}},
+		// The same with an indeterminate (info) append, which may never
+		// have happened: valid, also with other transactions around it.
+		{file: "lost-write-info"},
 		// Real-time cycles: serializable, not strict-serializable.
 		{file: "G0-realtime", strict: []string{"G0-realtime"}},
 		{file: "G1c-realtime", strict: []string{"G1c-realtime"}},
@@ -148,6 +160,11 @@ func TestAppendCycleExplanationShowsTransactionsAndEdges(t *testing.T) {
 			"T0 appended 1 to x, and T1 appended 2 right after it (ww)",
 			"T1 appended 2 to y, and T0 appended 1 right after it (ww)",
 		}, []int64{0, 1}},
+		{"lost-write", "strict-serializable", []string{
+			"T0 -rt-> T2 -rw-> T0",
+			"T0 completed (index 1) before T2 was invoked (index 2) (rt)",
+			"T2 read x = [], without 1, which T0 appended and no read shows (rw)",
+		}, []int64{0, 2}},
 		{"G-single-realtime", "strict-serializable", []string{
 			// T0 -rt-> T4 is implied by T0 -wr-> T2 -rt-> T4: real-time
 			// edges are transitively reduced.
