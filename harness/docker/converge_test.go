@@ -9,6 +9,7 @@ import (
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/converge"
+	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/workloads"
 )
@@ -113,4 +114,37 @@ func TestNodeStatePausedNodeIsUnreadable(t *testing.T) {
 	st := c.NodeState(short, "n3", workloads.StateQueries(w))
 	require.Nil(t, st.Tables)
 	require.Contains(t, st.Err, "paused")
+}
+
+// BenchmarkNodeState is the time to read one node's own copy of 5000 rows
+// (the set table), leadership moving to it each time (the nodes are read in
+// turn, so every read but the very first is a transfer). Run with
+// -benchtime=30x -count=5 and take the median.
+func BenchmarkNodeState(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := Available(ctx, ""); err != nil {
+		b.Skip(err)
+	}
+	c, err := (&Backend{}).Start(ctx, harness.ClusterSpec{RunID: testRunID("bench-converge"), Nodes: 3})
+	require.NoError(b, err)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		require.NoError(b, c.Down(ctx))
+	}()
+	w, err := workloads.New("set", workloads.Params{})
+	require.NoError(b, err)
+	require.NoError(b, w.Setup(ctx, c.Client("n1")))
+	_, err = c.Client("n1").Exec(ctx, `INSERT INTO sets (v) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 5000) SELECT x FROM c`)
+	require.NoError(b, err)
+	queries := workloads.StateQueries(w)
+	nodes := c.Nodes()
+	i := 0
+	for b.Loop() {
+		st := c.NodeState(ctx, nodes[i%len(nodes)], queries)
+		require.Empty(b, st.Err)
+		require.Len(b, st.Tables["sets"], 5000)
+		i++
+	}
 }
