@@ -394,7 +394,7 @@ func TestUnguardedStopReproducesDqliteShutdownBugs(t *testing.T) {
 		fixedIn   int // dqlite_version_number of the release with the fix
 	}{
 		{"stop-twice", "dqlite_node_stop: Assertion `rv == 0' failed", 11802}, // canonical/dqlite#737, fixed in 1.18.2
-		{"stop-before-start", "SIGSEGV: segmentation violation", 11806},      // canonical/dqlite#848, fixed in 1.18.6
+		{"stop-before-start", "SIGSEGV: segmentation violation", 11806},       // canonical/dqlite#848, fixed in 1.18.6
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := execSelf(t, "TestUnguardedStopReproducesDqliteShutdownBugs", "DQTEST_CRASH_CASE="+tc.name).CombinedOutput()
