@@ -38,24 +38,27 @@ func Pair(events []Event) []Operation {
 			invokes++
 		}
 	}
-	ops := make([]Operation, 0, invokes)
-	open := map[Process]int{} // process -> position in ops
+	ops := make([]Operation, invokes)
+	adviseHugePages(ops)
+	n := 0
+	var open procTable // process -> position in ops
 	for i := range events {
 		e := &events[i]
 		if !e.IsClient() {
 			continue
 		}
 		if e.Type == Invoke {
-			open[e.Process] = len(ops)
-			ops = append(ops, Operation{Invoke: *e})
+			open.set(e.Process, n)
+			ops[n].Invoke = *e
+			n++
 			continue
 		}
-		at, ok := open[e.Process]
+		at, ok := open.get(e.Process)
 		if !ok {
 			continue
 		}
 		ops[at].Completion = e
-		delete(open, e.Process)
+		open.del(e.Process)
 	}
 	return ops
 }

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // LineError is a problem with one line of a history: malformed JSON, a
@@ -31,38 +34,58 @@ func (e *LineError) Unwrap() error { return e.Err }
 // allowed to cost; a malformed line anywhere else is an error.
 type Reader struct {
 	br   *bufio.Reader
+	dec  *decoder
 	line int
 	torn int
 }
 
 // NewReader returns a Reader over r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 64<<10)}
+	return &Reader{br: bufio.NewReaderSize(r, 64<<10), dec: newDecoder()}
 }
 
 // Next returns the next event, or io.EOF after the last one. Any other error
 // is a *LineError naming the line.
 func (r *Reader) Next() (Event, error) {
-	b, err := r.br.ReadBytes('\n')
+	var e Event
+	err := r.next(&e)
+	return e, err
+}
+
+func (r *Reader) next(e *Event) error {
+	b, err := r.br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		// A line longer than the buffer: gather it whole.
+		long := append([]byte(nil), b...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			b, err = r.br.ReadSlice('\n')
+			long = append(long, b...)
+		}
+		b = long
+	}
 	if len(b) == 0 && err == io.EOF {
-		return Event{}, io.EOF
+		return io.EOF
 	}
 	if err != nil && err != io.EOF {
-		return Event{}, fmt.Errorf("line %d: %w", r.line+1, err)
+		return fmt.Errorf("line %d: %w", r.line+1, err)
 	}
 	r.line++
 	terminated := err == nil
 	line := bytes.TrimRight(b, "\r\n")
-	e, perr := parseEvent(line)
-	if perr != nil {
-		if !terminated && !json.Valid(line) {
-			// A torn write: the writer died in the middle of this line.
+	if perr := r.dec.parse(line, e); perr != nil {
+		if isTorn(line, terminated) {
 			r.torn = r.line
-			return Event{}, io.EOF
+			return io.EOF
 		}
-		return Event{}, &LineError{Line: r.line, Err: perr}
+		return &LineError{Line: r.line, Err: perr}
 	}
-	return e, nil
+	return nil
+}
+
+// isTorn says whether a line that failed to parse is a torn write: the
+// writer died in the middle of it. Only an unterminated last line can be.
+func isTorn(line []byte, terminated bool) bool {
+	return !terminated && !json.Valid(line)
 }
 
 // Line is the line number of the event Next returned last.
@@ -76,7 +99,8 @@ func (r *Reader) Torn() int { return r.torn }
 func ReadAll(r io.Reader) (events []Event, tornLine int, err error) {
 	rd := NewReader(r)
 	for {
-		e, err := rd.Next()
+		var e Event
+		err := rd.next(&e)
 		if errors.Is(err, io.EOF) {
 			return events, rd.Torn(), nil
 		}
@@ -87,75 +111,160 @@ func ReadAll(r io.Reader) (events []Event, tornLine int, err error) {
 	}
 }
 
-// ReadFile reads the history stored at path; see ReadAll.
+// ReadFile reads the history stored at path; see ReadAll. It decodes the
+// file in parallel, by chunks of whole lines, into a slice allocated once
+// at its final size; the result is the same as ReadAll's.
 func ReadFile(path string) (events []Event, tornLine int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	events, tornLine, err = ReadAll(f)
+	events, tornLine, err = readFile(f, chunkSize)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	return events, tornLine, nil
 }
 
-// wireEvent is Event as it appears on the wire, with pointers for the fields
-// every event must carry so that a missing one is an error rather than a
-// silent zero (process 0 is a real process).
-type wireEvent struct {
-	Index   *int64          `json:"index"`
-	Time    *int64          `json:"time"`
-	Process *Process        `json:"process"`
-	Type    *Type           `json:"type"`
-	F       *string         `json:"f"`
-	Key     string          `json:"key"`
-	Value   json.RawMessage `json:"value"`
-	Node    string          `json:"node"`
-	Nodes   []string        `json:"nodes"`
-	Error   string          `json:"error"`
+// chunkSize is how much of a file one worker decodes at a time.
+const chunkSize = 4 << 20
+
+// chunk is a run of whole lines of a file.
+type chunk struct {
+	off, len  int64
+	firstLine int // number of its first line, from 1
+	lines     int
+	// unterminated: the chunk ends with the file's last line, which has
+	// no newline after it.
+	unterminated bool
 }
 
-func parseEvent(line []byte) (Event, error) {
-	if len(bytes.TrimSpace(line)) == 0 {
-		return Event{}, errors.New("empty line: a history has exactly one event per line")
-	}
-	var w wireEvent
-	dec := json.NewDecoder(bytes.NewReader(line))
-	if err := dec.Decode(&w); err != nil {
-		return Event{}, fmt.Errorf("not a JSON event: %w", err)
-	}
-	if dec.More() {
-		return Event{}, errors.New("more than one JSON value on the line")
-	}
-	switch {
-	case w.Index == nil:
-		return Event{}, errors.New(`missing field "index"`)
-	case w.Time == nil:
-		return Event{}, errors.New(`missing field "time"`)
-	case w.Process == nil:
-		return Event{}, errors.New(`missing field "process"`)
-	case w.Type == nil:
-		return Event{}, errors.New(`missing field "type"`)
-	case w.F == nil || *w.F == "":
-		return Event{}, errors.New(`missing field "f"`)
-	}
-	switch *w.Type {
-	case Invoke, OK, Fail, Info:
-	default:
-		return Event{}, fmt.Errorf("type must be invoke, ok, fail or info, got %q", *w.Type)
-	}
-	e := Event{
-		Index: *w.Index, Time: *w.Time, Process: *w.Process, Type: *w.Type, F: *w.F,
-		Key: w.Key, Node: w.Node, Nodes: w.Nodes, Error: w.Error,
-	}
-	if len(w.Value) > 0 {
-		v, err := decodeValue(w.Value)
-		if err != nil {
-			return Event{}, fmt.Errorf("value: %w", err)
+// splitChunks reads f once and cuts it into chunks of about size bytes
+// that end at line ends, counting their lines.
+func splitChunks(f io.ReaderAt, size int) (chunks []chunk, lines int, err error) {
+	buf := make([]byte, size)
+	var off int64 // start of the chunk being cut
+	carry := 0    // bytes of buf[:carry] already read, from off
+	for {
+		n, rerr := f.ReadAt(buf[carry:], off+int64(carry))
+		if rerr != nil && rerr != io.EOF {
+			return nil, 0, fmt.Errorf("line %d: %w", lines+1, rerr)
 		}
-		e.Value = v
+		have := carry + n
+		eof := rerr == io.EOF || n == 0
+		end := bytes.LastIndexByte(buf[:have], '\n') + 1
+		switch {
+		case end > 0:
+			c := chunk{off: off, len: int64(end), firstLine: lines + 1, lines: bytes.Count(buf[:end], []byte{'\n'})}
+			chunks = append(chunks, c)
+			lines += c.lines
+			off += int64(end)
+			carry = copy(buf, buf[end:have])
+		case !eof:
+			// A line longer than the buffer: grow it.
+			buf = append(buf, make([]byte, len(buf))...)
+			carry = have
+			continue
+		default:
+			carry = have
+		}
+		if eof {
+			if carry > 0 {
+				chunks = append(chunks, chunk{off: off, len: int64(carry), firstLine: lines + 1, lines: 1, unterminated: true})
+				lines++
+			}
+			return chunks, lines, nil
+		}
 	}
-	return e, nil
+}
+
+// readFile decodes f by chunks, in parallel.
+func readFile(f io.ReaderAt, size int) ([]Event, int, error) {
+	chunks, lines, err := splitChunks(f, size)
+	if err != nil {
+		return nil, 0, err
+	}
+	events := make([]Event, lines)
+	adviseHugePages(events)
+	var (
+		next     atomic.Int64
+		mu       sync.Mutex
+		firstErr error
+		errLine  = lines + 1
+		torn     int
+		wg       sync.WaitGroup
+	)
+	fail := func(line int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if line < errLine {
+			errLine, firstErr = line, err
+		}
+	}
+	failedBefore := func(line int) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return errLine < line
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(chunks))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dec := newDecoder()
+			var buf []byte
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(chunks) {
+					return
+				}
+				c := chunks[i]
+				if failedBefore(c.firstLine) {
+					return
+				}
+				if int64(cap(buf)) < c.len {
+					buf = make([]byte, c.len)
+				}
+				b := buf[:c.len]
+				if _, err := f.ReadAt(b, c.off); err != nil && !(err == io.EOF) {
+					fail(c.firstLine, fmt.Errorf("line %d: %w", c.firstLine, err))
+					return
+				}
+				line := c.firstLine
+				for len(b) > 0 {
+					var raw []byte
+					if j := bytes.IndexByte(b, '\n'); j >= 0 {
+						raw, b = b[:j], b[j+1:]
+					} else {
+						raw, b = b, nil
+					}
+					raw = bytes.TrimRight(raw, "\r\n")
+					if err := dec.parse(raw, &events[line-1]); err != nil {
+						if c.unterminated && isTorn(raw, false) {
+							mu.Lock()
+							torn = line
+							mu.Unlock()
+						} else {
+							fail(line, &LineError{Line: line, Err: err})
+						}
+						break
+					}
+					line++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, 0, firstErr
+	}
+	if torn > 0 {
+		events[torn-1] = Event{}
+		events = events[:torn-1]
+	}
+	if len(events) == 0 {
+		events = nil // as ReadAll's
+	}
+	return events, torn, nil
 }

@@ -26,58 +26,56 @@ import (
 // writer crashed) before the operation completed, and checkers treat it as
 // info.
 func Validate(events []Event) error {
-	type open struct {
-		pos int
-		e   Event
-	}
-	opened := map[Process]open{}
-	infoAt := map[Process]int{}
-	for i, e := range events {
+	var opened procTable // process -> position of its open invoke
+	var infoAt procTable // process -> line of its info
+	for i := range events {
+		e := &events[i]
 		line := i + 1
-		fail := func(format string, args ...any) error {
-			return &LineError{Line: line, Err: fmt.Errorf("index %d: "+format, append([]any{e.Index}, args...)...)}
-		}
 		switch e.Type {
 		case Invoke, OK, Fail, Info:
 		default:
-			return fail("type must be invoke, ok, fail or info, got %q", e.Type)
+			return invalid(e, line, "type must be invoke, ok, fail or info, got %q", e.Type)
 		}
 		if e.F == "" {
-			return fail("missing f")
+			return invalid(e, line, "missing f")
 		}
 		if i > 0 && e.Index <= events[i-1].Index {
-			return fail("index does not increase (previous event has index %d)", events[i-1].Index)
+			return invalid(e, line, "index does not increase (previous event has index %d)", events[i-1].Index)
 		}
 		if e.Time < 0 {
-			return fail("negative time %d", e.Time)
+			return invalid(e, line, "negative time %d", e.Time)
 		}
 		if i > 0 && e.Time < events[i-1].Time {
-			return fail("time goes backwards: %d after %d", e.Time, events[i-1].Time)
+			return invalid(e, line, "time goes backwards: %d after %d", e.Time, events[i-1].Time)
 		}
 		if !e.IsClient() {
 			continue
 		}
-		if at, ok := infoAt[e.Process]; ok {
-			return fail("process %v got info at line %d and must not issue another operation (a new client continues as a new process)", e.Process, at)
+		if at, ok := infoAt.get(e.Process); ok {
+			return invalid(e, line, "process %v got info at line %d and must not issue another operation (a new client continues as a new process)", e.Process, at)
 		}
-		o, isOpen := opened[e.Process]
+		pos, isOpen := opened.get(e.Process)
 		if e.Type == Invoke {
 			if isOpen {
-				return fail("process %v invokes %s while its %s invoked at line %d is still open", e.Process, e.F, o.e.F, o.pos)
+				return invalid(e, line, "process %v invokes %s while its %s invoked at line %d is still open", e.Process, e.F, events[pos].F, pos+1)
 			}
-			opened[e.Process] = open{pos: line, e: e}
+			opened.set(e.Process, i)
 			continue
 		}
 		if !isOpen {
-			return fail("%s %s of process %v matches no open invoke", e.Type, e.F, e.Process)
+			return invalid(e, line, "%s %s of process %v matches no open invoke", e.Type, e.F, e.Process)
 		}
-		if e.F != o.e.F || e.Key != o.e.Key {
-			return fail("%s %s (key %q) of process %v does not match its invoke %s (key %q) at line %d", e.Type, e.F, e.Key, e.Process, o.e.F, o.e.Key, o.pos)
+		if o := &events[pos]; e.F != o.F || e.Key != o.Key {
+			return invalid(e, line, "%s %s (key %q) of process %v does not match its invoke %s (key %q) at line %d", e.Type, e.F, e.Key, e.Process, o.F, o.Key, pos+1)
 		}
-		delete(opened, e.Process)
+		opened.del(e.Process)
 		if e.Type == Info {
-			infoAt[e.Process] = line
+			infoAt.set(e.Process, line)
 		}
 	}
 	return nil
+}
+
+func invalid(e *Event, line int, format string, args ...any) error {
+	return &LineError{Line: line, Err: fmt.Errorf("index %d: "+format, append([]any{e.Index}, args...)...)}
 }
