@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -24,7 +24,7 @@ type nodeFlags struct {
 	address, bindAddress, dataDir, cluster, control, stopMode string
 	id                                                        uint64
 	startTimeout, stopTimeout, staleReads                     time.Duration
-	noStart, panicOnStop                                      bool
+	noStart, panicOnStop, controlAll                          bool
 }
 
 func newNodeCommand() *cobra.Command {
@@ -50,7 +50,8 @@ message; the harness's crash detector reads those lines.`,
 	fl.StringVar(&f.bindAddress, "bind-address", "", "address dqlite listens on, ip:port (default: --address)")
 	fl.StringVar(&f.dataDir, "data-dir", "/var/lib/dqtest", "data directory")
 	fl.StringVar(&f.cluster, "cluster", "", "comma-separated addresses of cluster members to join through (may include this node's)")
-	fl.StringVar(&f.control, "control", ":8080", "address of the control API")
+	fl.StringVar(&f.control, "control", "", "address the control API listens on, ip:port (default: the host of --address, port 8080; the API has no authentication, so it listens on every interface only when asked: 0.0.0.0:8080, [::]:8080 or --control-all-interfaces)")
+	fl.BoolVar(&f.controlAll, "control-all-interfaces", false, "the control API listens on every interface (port 8080, or --control's port)")
 	fl.StringVar(&f.stopMode, "stop-mode", "", "guarded, bypass or unguarded (default guarded, or bypass when DQTEST_BYPASS_STOP=1)")
 	fl.Uint64Var(&f.id, "id", 0, "raft node id (default: remembered in the data dir, else 1 without other cluster members, else derived from the address)")
 	fl.DurationVar(&f.startTimeout, "start-timeout", time.Minute, "how long the first start may take (joining waits for the cluster)")
@@ -92,19 +93,23 @@ func runNode(ctx context.Context, f nodeFlags) error {
 		log.Warn("SELF-TEST: a stop request makes this node panic on purpose (--self-test-panic-on-stop); never use it for a real run")
 		api = control.PanicOnStop(api)
 	}
-	ln, err := net.Listen("tcp", f.control)
+	listen, err := controlListenAddress(f.control, f.controlAll, f.address)
 	if err != nil {
 		_ = n.Close()
-		return &exitError{code: exitUnknown, err: fmt.Errorf("control address: %w", err)}
+		return &exitError{code: exitUnknown, err: err}
 	}
-	srv := &http.Server{
-		Handler:           control.Handler(api, log),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		_ = n.Close()
+		return &exitError{code: exitUnknown, err: fmt.Errorf("control API: %w (choose the address with --control ip:port)", err)}
 	}
+	srv := control.NewServer(api, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("control API listening", "address", ln.Addr().String())
+	if ip, perr := netip.ParseAddrPort(ln.Addr().String()); perr == nil && ip.Addr().IsUnspecified() {
+		log.Warn("the control API, which has no authentication, listens on every interface: anyone who reaches this machine can run SQL and stop the node", "address", ln.Addr().String())
+	}
 
 	if f.noStart {
 		log.Warn("not starting the node (--no-start): it stays never started until a /start request")
@@ -145,4 +150,44 @@ func runNode(ctx context.Context, f nodeFlags) error {
 	}
 	log.Info("exiting")
 	return result
+}
+
+// controlDefaultPort is the control API's port when --control gives none.
+const controlDefaultPort = "8080"
+
+// controlListenAddress is where the control API listens: --control when
+// given, else the host of --address (the container's address in a run, a
+// loopback address for a node started by hand on 127.0.0.1) with port
+// 8080. allInterfaces (or an unspecified host in --control, 0.0.0.0 or
+// [::] or none) means every interface.
+func controlListenAddress(control string, allInterfaces bool, address string) (string, error) {
+	port := controlDefaultPort
+	host := ""
+	if control != "" {
+		h, p, err := net.SplitHostPort(control)
+		if err != nil {
+			return "", fmt.Errorf("--control %q: want ip:port, e.g. 127.0.0.1:8080: %v", control, err)
+		}
+		if p == "" {
+			return "", fmt.Errorf("--control %q: no port", control)
+		}
+		host, port = h, p
+		if allInterfaces && host != "" {
+			if ip, err := netip.ParseAddr(host); err != nil || !ip.IsUnspecified() {
+				return "", fmt.Errorf("--control-all-interfaces with --control %s: give one or the other", control)
+			}
+		}
+		return net.JoinHostPort(host, port), nil
+	}
+	if allInterfaces {
+		return net.JoinHostPort("", port), nil
+	}
+	h, _, err := net.SplitHostPort(address)
+	if err != nil || h == "" {
+		return "", fmt.Errorf("--address %q: want ip:port; the control API listens on its host unless --control says otherwise", address)
+	}
+	if ip, err := netip.ParseAddr(h); err == nil && ip.IsUnspecified() {
+		return "", fmt.Errorf("--address %q: the address other nodes reach this node at cannot be unspecified", address)
+	}
+	return net.JoinHostPort(h, port), nil
 }

@@ -210,7 +210,7 @@ func (c *Cluster) startNode(ctx context.Context, i int) (*testcontainers.DockerC
 	n := c.nodes[i]
 	args := []string{
 		"--address", n.raftAddr(),
-		"--control", fmt.Sprintf(":%d", controlPort),
+		"--control", n.controlAddr(), // the container's own address, not every interface
 		"--data-dir", dataDir,
 	}
 	if i > 0 {
