@@ -38,6 +38,7 @@ func statesOf(t testing.TB, sum Summary) []converge.State {
 		require.Equal(t, n.Name, n.State.Node)
 		states = append(states, *n.State)
 	}
+	require.Equal(t, states, sum.States())
 	return states
 }
 
@@ -98,7 +99,16 @@ func TestConvergenceUnreadableNode(t *testing.T) {
 	res := converge.Compare(states)
 	require.Equal(t, checker.Unknown, res.Verdict)
 	require.Contains(t, res.Reason, "n2: the node's process is not running")
+
+	// A run whose workload says nothing about its state has no states.
+	c, err = newCluster(context.Background(), defaultishConfig(t, "set", 3, ""))
+	require.NoError(t, err)
+	c.cfg.Workload = noStateWorkload{c.cfg.Workload}
+	require.Nil(t, c.nodeStates())
+	require.Nil(t, Summary{Nodes: []NodeReport{{Name: "n1"}}}.States())
 }
+
+type noStateWorkload struct{ workloads.Workload }
 
 // The simulator renders rows as the SQL state queries do on SQLite (see
 // workloads' TestStateRowsAgainstSQLite for the same rows read from SQL).

@@ -150,3 +150,17 @@ func mapKeys(m map[string]any) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// States are the nodes' end states in node order, for converge.Compare, or
+// nil when the run has none (the workload has no state queries, or the run
+// failed).
+func (s Summary) States() []converge.State {
+	var out []converge.State
+	for _, n := range s.Nodes {
+		if n.State == nil {
+			return nil
+		}
+		out = append(out, *n.State)
+	}
+	return out
+}
