@@ -15,7 +15,7 @@ type NodeExit struct {
 type NodeReport struct {
 	Node string
 	Exit NodeExit
-	Log  []byte
+	Log  []byte `json:"-"`
 }
 
 // KilledNodes are the nodes the nemesis sent SIGKILL: their SIGKILL exit

@@ -56,5 +56,8 @@ type Cluster interface {
 // Backend brings clusters up.
 type Backend interface {
 	Name() string
+	// Capabilities are the fault capabilities its clusters have (the core
+	// ones at least); a scenario needing another is refused before it runs.
+	Capabilities() []nemesis.Capability
 	Up(ctx context.Context, spec ClusterSpec) (Cluster, error)
 }

@@ -16,9 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dqtest/dqtest/checker"
-	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/history"
-	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -140,77 +139,6 @@ func TestInvokeRecordsAnUnknownCompletionTypeAsInfo(t *testing.T) {
 	require.Contains(t, events[1].Error, `"maybe"`)
 }
 
-func TestJudgeComparesTheRunWithTheExpectation(t *testing.T) {
-	stale := checker.Result{Checker: "register", Verdict: checker.Invalid, Anomalies: []checker.Anomaly{{Kind: "nonlinearizable"}}}
-	lost := checker.Result{Checker: "set", Verdict: checker.Invalid, Anomalies: []checker.Anomaly{{Kind: "lost"}}}
-	clean := checker.Result{Checker: "register", Verdict: checker.Valid}
-	undecided := checker.Result{Checker: "register", Verdict: checker.Unknown, Reason: "time budget"}
-	abort := detect.Crash{Node: "n2", Kind: "assertion", Signal: "SIGABRT", Signature: "SIGABRT: src/server.c:779: dqlite_node_stop: Assertion `rv == 0' failed."}
-	valid := scenario.Expect{Verdict: checker.Valid}
-
-	tests := []struct {
-		name    string
-		exp     scenario.Expect
-		results []checker.Result
-		crashes []detect.Crash
-		want    checker.Verdict
-		reason  string
-	}{
-		{"a clean run expected valid passes", valid, []checker.Result{clean}, nil, checker.Valid, ""},
-		{"an anomaly in a run expected valid fails", valid, []checker.Result{stale}, nil, checker.Invalid, "anomaly found: nonlinearizable"},
-		{"a crash in a run expected valid fails", valid, []checker.Result{clean}, []detect.Crash{abort}, checker.Invalid, "node n2 crashed"},
-		{"an undecided run expected valid is unknown", valid, []checker.Result{undecided}, nil, checker.Unknown, "could not decide"},
-		{"the expected anomaly appearing passes", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
-			[]checker.Result{stale}, nil, checker.Valid, "invalid as expected"},
-		{"the expected anomaly missing fails", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
-			[]checker.Result{clean}, nil, checker.Invalid, "expected anomaly nonlinearizable, not seen"},
-		{"another anomaly besides the expected one fails", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
-			[]checker.Result{stale, lost}, nil, checker.Invalid, "not expected: anomaly lost"},
-		{"the expected anomaly missing from an undecided run is unknown", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
-			[]checker.Result{undecided}, nil, checker.Unknown, "could not decide"},
-		{"the expected crash appearing passes", scenario.Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"},
-			[]checker.Result{clean}, []detect.Crash{abort}, checker.Valid, "invalid as expected"},
-		{"an expected crash named by kind passes", scenario.Expect{Verdict: checker.Invalid, Crash: "assertion"},
-			[]checker.Result{clean}, []detect.Crash{abort}, checker.Valid, ""},
-		{"the expected crash missing fails", scenario.Expect{Verdict: checker.Invalid, Crash: "dqlite_node_stop"},
-			[]checker.Result{clean}, nil, checker.Invalid, `expected crash matching "dqlite_node_stop", not seen`},
-		{"an anomaly when only a crash is expected fails", scenario.Expect{Verdict: checker.Invalid, Crash: "assertion"},
-			[]checker.Result{stale}, []detect.Crash{abort}, checker.Invalid, "not expected: anomaly nonlinearizable"},
-		{"an unexpected crash besides the expected anomaly fails", scenario.Expect{Verdict: checker.Invalid, Anomalies: []string{"nonlinearizable"}},
-			[]checker.Result{stale}, []detect.Crash{abort}, checker.Invalid, "not expected: crash of n2"},
-		{"expecting invalid in general accepts any anomaly", scenario.Expect{Verdict: checker.Invalid},
-			[]checker.Result{lost}, nil, checker.Valid, ""},
-		{"expecting invalid in general accepts a crash", scenario.Expect{Verdict: checker.Invalid},
-			[]checker.Result{clean}, []detect.Crash{abort}, checker.Valid, ""},
-		{"expecting invalid in general fails on a clean run", scenario.Expect{Verdict: checker.Invalid},
-			[]checker.Result{clean}, nil, checker.Invalid, "expected an invalid verdict, not seen"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			verdict := combinedVerdict(tt.results, tt.crashes)
-			got, reasons := judge(tt.exp, verdict, tt.results, tt.crashes)
-			require.Equal(t, tt.want, got, "reasons: %v", reasons)
-			if tt.reason != "" {
-				require.Contains(t, joinLines(reasons), tt.reason)
-			}
-		})
-	}
-}
-
-func joinLines(ss []string) string {
-	var b bytes.Buffer
-	for _, s := range ss {
-		b.WriteString(s + "\n")
-	}
-	return b.String()
-}
-
-func TestCombinedVerdictIsInvalidOnAnyCrash(t *testing.T) {
-	require.Equal(t, checker.Valid, combinedVerdict([]checker.Result{{Verdict: checker.Valid}}, nil))
-	require.Equal(t, checker.Unknown, combinedVerdict([]checker.Result{{Verdict: checker.Valid}, {Verdict: checker.Unknown}}, nil))
-	require.Equal(t, checker.Invalid, combinedVerdict([]checker.Result{{Verdict: checker.Unknown}}, []detect.Crash{{Node: "n1"}}))
-}
-
 func TestNewRunDirPointsLatestAtTheNewestRun(t *testing.T) {
 	root := t.TempDir()
 	now := time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)
@@ -220,8 +148,8 @@ func TestNewRunDirPointsLatestAtTheNewestRun(t *testing.T) {
 	second, err := newRunDir(root, "default", now)
 	require.NoError(t, err)
 	require.Equal(t, first+"-2", second, "two runs in the same second do not share a directory")
-	target, err := os.Readlink(filepath.Join(root, "default", LatestLink))
+	target, err := os.Readlink(filepath.Join(root, "default", verdict.LatestLink))
 	require.NoError(t, err)
 	require.Equal(t, "20261124T150000Z-2", target)
-	require.DirExists(t, filepath.Join(second, NodesDir))
+	require.DirExists(t, filepath.Join(second, verdict.NodesDir))
 }

@@ -232,26 +232,3 @@ func (r *run) watch(c Cluster) Cluster {
 	}
 	return r.watched
 }
-
-// addStopPathFindings adds the hangs to the run's crashes, each with its
-// node's log tail, and the evidence (what was in flight, the exit status,
-// how to rerun) to every crash of a live run.
-func (r *run) addStopPathFindings(events []history.Event) {
-	if r.watched == nil {
-		return
-	}
-	final := map[string]detect.NodeExit{}
-	tails := map[string][]string{}
-	for _, rep := range r.reports {
-		final[rep.Node] = rep.Exit
-		tails[rep.Node] = detect.LogTail(rep.Log)
-	}
-	for _, h := range r.watched.findings() {
-		h.Tail = tails[h.Node]
-		if h.LogTime != "" {
-			h.Before = detect.LogLinesUntil(r.reports, h.Node, h.LogTime)
-		}
-		r.res.Crashes = append(r.res.Crashes, h)
-	}
-	detect.AttachEvidence(r.res.Crashes, events, r.rec.start, r.stepTimeout(), r.sc.Seed, r.dir, r.deadExits, final)
-}

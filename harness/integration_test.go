@@ -26,6 +26,7 @@ import (
 	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // requireDocker skips (or, in CI, fails) a test that needs Docker and the
@@ -80,7 +81,7 @@ func leftovers(t *testing.T, cli *testcontainers.DockerClient, runID string) []s
 	return left
 }
 
-func runScenario(t *testing.T, src string) (*harness.Result, []history.Event) {
+func runScenario(t *testing.T, src string) (*verdict.Result, []history.Event) {
 	t.Helper()
 	sc, err := scenario.Parse(t.Name()+".yaml", []byte(src))
 	require.NoError(t, err)
@@ -96,13 +97,13 @@ func runScenario(t *testing.T, src string) (*harness.Result, []history.Event) {
 		Log:     slog.Default(),
 	})
 	require.NoError(t, err)
-	for _, f := range []string{harness.ScenarioFile, harness.HistoryFile, harness.ResultsFile} {
+	for _, f := range []string{verdict.ScenarioFile, verdict.HistoryFile, verdict.ResultsFile} {
 		require.FileExists(t, filepath.Join(res.Dir, f))
 	}
 	for _, n := range scenario.NodeNames(sc.Nodes) {
-		require.FileExists(t, filepath.Join(res.Dir, harness.NodesDir, n+".log"))
+		require.FileExists(t, filepath.Join(res.Dir, verdict.NodesDir, n+".log"))
 	}
-	events, torn, err := history.ReadFile(filepath.Join(res.Dir, harness.HistoryFile))
+	events, torn, err := history.ReadFile(filepath.Join(res.Dir, verdict.HistoryFile))
 	require.NoError(t, err)
 	require.Zero(t, torn)
 	return res, events
@@ -193,9 +194,9 @@ func TestIntegrationCancelledRunRemovesTheClusterAndKeepsTheHistory(t *testing.T
 	require.ErrorIs(t, err, context.Canceled)
 	require.NotNil(t, res)
 	require.Equal(t, checker.Unknown, res.Outcome)
-	events, _, rerr := history.ReadFile(filepath.Join(res.Dir, harness.HistoryFile))
+	events, _, rerr := history.ReadFile(filepath.Join(res.Dir, verdict.HistoryFile))
 	require.NoError(t, rerr)
 	require.NotEmpty(t, events, "the history of the interrupted run stays on disk")
-	require.FileExists(t, filepath.Join(res.Dir, harness.ResultsFile))
+	require.FileExists(t, filepath.Join(res.Dir, verdict.ResultsFile))
 	require.Empty(t, leftovers(t, cli, res.RunID))
 }

@@ -53,11 +53,17 @@ func TestLibraryRunFindsTheSimulatorsInjectedStaleReads(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Equal(t, checker.Invalid, res.Outcome)
-	require.Len(t, res.Checkers, 1)
+	// The workload's checker first, then convergence and recovery: only
+	// the register checker finds anything.
+	require.Len(t, res.Checkers, 3)
+	require.Equal(t, "register", res.Checkers[0].Checker)
 	require.NotEmpty(t, res.Checkers[0].Anomalies)
 	for _, a := range res.Checkers[0].Anomalies {
 		require.Equal(t, "nonlinearizable", a.Kind)
 		require.NotEmpty(t, a.Ops, "each anomaly names the operations involved")
+	}
+	for _, c := range res.Checkers[1:] {
+		require.Equal(t, checker.Valid, c.Verdict, "%s: %s", c.Checker, c.Reason)
 	}
 }
 

@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/converge"
 	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -26,9 +28,9 @@ import (
 type Options struct {
 	// Backend brings up the cluster of a docker scenario.
 	Backend Backend
-	// Simulate runs a sim scenario (see SimulateFunc). A scenario whose
+	// Simulate runs a sim scenario (see Simulator). A scenario whose
 	// backend is sim needs it: sim.Simulator(bug) is the simulator's.
-	Simulate SimulateFunc
+	Simulate Simulator
 	// SimBug names the bug the caller's Simulate injects ("" for none),
 	// so that results.json says so.
 	SimBug string
@@ -59,13 +61,33 @@ type Options struct {
 	WriteReport func(dir string) error
 }
 
-// SimulateFunc runs a whole scenario against the simulator in virtual time:
-// cluster, workload, nemesis, healing and final reads. It calls record for
-// every event, in order, with Time in virtual nanoseconds since the start,
-// and returns what it knows about each node (its exit and log), which the
-// crash detector reads as it reads a real node's. The harness does the
-// rest: run directory, history file, checking, crash detection, verdict.
-type SimulateFunc func(ctx context.Context, rs *scenario.Resolved, record func(history.Event) error) ([]detect.NodeReport, error)
+// Simulator runs a whole scenario in virtual time: cluster, workload,
+// nemesis, healing and final reads. Simulate calls record for every event,
+// in order, with Time in virtual nanoseconds since the start, and returns
+// what the run saw beyond its history (each node's exit and log, the
+// recovery, the replicas' states), which the verdict reads as it reads a
+// real run's. The harness does the rest: run directory, history file,
+// verdict. Supports says, before anything runs, whether the simulator can
+// model the scenario at all: a scenario it cannot model is refused, never
+// run with parts of it ignored.
+type Simulator interface {
+	Supports(sc scenario.Scenario) error
+	Simulate(ctx context.Context, rs *scenario.Resolved, record func(history.Event) error) (verdict.Observations, error)
+}
+
+// UnsupportedError is a scenario a backend cannot run as written (a fault
+// it cannot do, a field it cannot model). `dqtest run` reports such a
+// scenario as skipped, with the reason, rather than as a failure.
+type UnsupportedError struct {
+	Backend string
+	// Field is the scenario field the backend cannot honour.
+	Field string
+	Msg   string
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("the %s backend cannot run this scenario: %s: %s", e.Backend, e.Field, e.Msg)
+}
 
 // Run runs a scenario and returns what it found: it brings a cluster up,
 // runs the workload's clients and the nemesis for the scenario's time
@@ -79,7 +101,7 @@ type SimulateFunc func(ctx context.Context, rs *scenario.Resolved, record func(h
 // returned when a run directory exists, and the history stays on disk.
 // The cluster is removed on every path: success, failure, panic (turned
 // into an error) and cancellation (teardown gets a fresh context).
-func Run(ctx context.Context, sc scenario.Scenario, opts Options) (res *Result, err error) {
+func Run(ctx context.Context, sc scenario.Scenario, opts Options) (res *verdict.Result, err error) {
 	opts = opts.withDefaults()
 	log := opts.Log.With("scenario", sc.Name)
 	seedGiven := sc.Seed != 0
@@ -102,6 +124,15 @@ func Run(ctx context.Context, sc scenario.Scenario, opts Options) (res *Result, 
 	default:
 		backendName = opts.Backend.Name()
 	}
+	// Refuse, before anything runs, what the backend cannot do: a run
+	// would otherwise be judged on faults that never happened.
+	if sc.Backend == mode.Sim {
+		if err := opts.Simulate.Supports(sc); err != nil {
+			return nil, err
+		}
+	} else if err := nemesis.Missing(sc.Nemesis, backendName, opts.Backend.Capabilities()); err != nil {
+		return nil, &UnsupportedError{Backend: backendName, Field: "nemesis.faults", Msg: err.Error()}
+	}
 	started := time.Now()
 	dir := opts.RunDir
 	if dir == "" {
@@ -111,10 +142,10 @@ func Run(ctx context.Context, sc scenario.Scenario, opts Options) (res *Result, 
 		} else if err != nil {
 			log.Warn("run directory", "error", err)
 		}
-	} else if err := os.MkdirAll(filepath.Join(dir, NodesDir), 0o755); err != nil {
+	} else if err := os.MkdirAll(filepath.Join(dir, verdict.NodesDir), 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
-	res = &Result{
+	res = &verdict.Result{
 		Scenario: sc.Name, Backend: backendName, Seed: sc.Seed, Dir: dir, Expect: sc.Expect,
 		Verdict: checker.Unknown, Outcome: checker.Unknown, Nodes: map[string]detect.NodeExit{},
 		Crashes: []detect.Crash{}, Checkers: []checker.Result{}, Started: started,
@@ -124,12 +155,12 @@ func Run(ctx context.Context, sc scenario.Scenario, opts Options) (res *Result, 
 	}
 	scYAML, err := sc.Marshal()
 	if err == nil {
-		err = writeFileAtomic(filepath.Join(dir, ScenarioFile), scYAML)
+		err = verdict.WriteFileAtomic(filepath.Join(dir, verdict.ScenarioFile), scYAML)
 	}
 	if err != nil {
 		return res, fmt.Errorf("writing the resolved scenario: %w", err)
 	}
-	w, err := history.Create(filepath.Join(dir, HistoryFile))
+	w, err := history.Create(filepath.Join(dir, verdict.HistoryFile))
 	if err != nil {
 		return res, fmt.Errorf("history: %w", err)
 	}
@@ -157,7 +188,7 @@ func Run(ctx context.Context, sc scenario.Scenario, opts Options) (res *Result, 
 			res.Verdict, res.Outcome = checker.Unknown, checker.Unknown
 		}
 		res.Phases.Total = time.Since(started).Seconds()
-		if werr := writeJSON(filepath.Join(dir, ResultsFile), res); werr != nil && err == nil {
+		if werr := verdict.WriteJSON(filepath.Join(dir, verdict.ResultsFile), res); werr != nil && err == nil {
 			err = fmt.Errorf("results: %w", werr)
 		}
 		if opts.WriteReport != nil {
@@ -177,9 +208,11 @@ func Run(ctx context.Context, sc scenario.Scenario, opts Options) (res *Result, 
 	}
 	if err != nil {
 		// No verdict, but a node that crashed on the way is worth knowing.
-		events, _, _ := history.ReadFile(filepath.Join(dir, HistoryFile))
-		r.detectCrashes(events)
-		res.Ops = detect.CountOps(events, r.workloadStart, r.workloadEnd)
+		// The history file is still open for writing: flush it first.
+		_ = w.Close()
+		events, _, _ := history.ReadFile(filepath.Join(dir, verdict.HistoryFile))
+		out := verdict.Compute(context.WithoutCancel(ctx), verdict.Input{Scenario: rs, Events: events, Obs: r.observations(), Dir: dir})
+		res.Crashes, res.Ops = out.Crashes, out.Ops
 		return res, err
 	}
 	if err := w.Close(); err != nil {
@@ -214,12 +247,17 @@ type run struct {
 	log  *slog.Logger
 	wl   workloads.Workload
 	rec  *recorder
-	res  *Result
+	res  *verdict.Result
 	dir  string
 
 	cluster  Cluster
 	downOnce sync.Once
 	reports  []detect.NodeReport
+	// recovery is the wait for the cluster after healing (nil: not
+	// measured), states the replicas' contents after the final reads.
+	recovery *verdict.Recovery
+	states   []converge.State
+	skipped  string
 	// nextProcess is the next unused process number after the clients'
 	// own (for final reads).
 	nextProcess int
@@ -283,6 +321,7 @@ func (r *run) live(parent context.Context) error {
 		r.revive(ctx)
 		r.recover(ctx)
 		r.finalReads(ctx)
+		r.readStates(ctx)
 	}
 	r.collect()
 	r.res.Phases.Recovery = time.Since(phase).Seconds()
@@ -476,38 +515,42 @@ func (r *run) recover(ctx context.Context) {
 	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, r.sc.RecoveryTimeout)
 	defer cancel()
-	var last error
 	for {
-		leader, err := r.answering(rctx)
+		leader, node, err := r.answering(rctx)
 		if err == nil {
-			r.res.Recovery = Recovery{Recovered: true, Seconds: time.Since(start).Seconds(), Leader: leader}
+			r.recovery = &verdict.Recovery{Recovered: true, Seconds: time.Since(start).Seconds(), Leader: leader}
 			r.log.Info("cluster recovered", "leader", leader, "after", time.Since(start).Round(time.Millisecond))
 			return
 		}
-		last = err
 		select {
 		case <-rctx.Done():
-			r.res.Recovery = Recovery{Seconds: time.Since(start).Seconds(), Error: last.Error()}
-			r.log.Warn("cluster did not recover", "within", r.sc.RecoveryTimeout, "error", last)
+			r.recovery = &verdict.Recovery{Seconds: time.Since(start).Seconds(), Error: err.Error(), Node: node}
+			if node != "" {
+				r.recovery.Answer = errors.Unwrap(err).Error()
+			}
+			r.log.Warn("cluster did not recover", "within", r.sc.RecoveryTimeout, "error", err)
 			return
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }
 
-func (r *run) answering(ctx context.Context) (string, error) {
+// answering returns the leader when the cluster has one and every node
+// answers a query; else the node that did not answer ("" when there was no
+// leader) and why.
+func (r *run) answering(ctx context.Context) (leader, node string, err error) {
 	qctx, cancel := context.WithTimeout(ctx, r.sc.OpTimeout)
 	defer cancel()
-	leader, err := r.cluster.Leader(qctx)
+	leader, err = r.cluster.Leader(qctx)
 	if err != nil {
-		return "", fmt.Errorf("no leader: %w", err)
+		return "", "", fmt.Errorf("no leader: %w", err)
 	}
 	for _, n := range r.cluster.Nodes() {
 		if _, err := r.cluster.Client(n).Query(qctx, "SELECT 1"); err != nil {
-			return "", fmt.Errorf("%s does not answer: %w", n, err)
+			return "", n, fmt.Errorf("%s does not answer: %w", n, err)
 		}
 	}
-	return leader, nil
+	return leader, "", nil
 }
 
 // finalReads runs the workload's final operations through every node, each
@@ -540,6 +583,44 @@ func (r *run) finalReads(ctx context.Context) {
 	}
 }
 
+// StateReader is a cluster that can read one node's own copy of the
+// workload's data (docker: leadership moved to the node, then read through
+// it), for the replica-convergence check.
+type StateReader interface {
+	NodeState(ctx context.Context, node string, queries []workloads.StateQuery) converge.State
+}
+
+// readStates reads every node's own copy of the workload's data after the
+// final reads, for the convergence check (when the scenario has it on).
+func (r *run) readStates(ctx context.Context) {
+	if !r.sc.Checker.ConvergenceOn() {
+		return
+	}
+	queries := workloads.StateQueries(r.wl)
+	if len(queries) == 0 {
+		r.skipped = fmt.Sprintf("the %s workload has no state queries", r.wl.Name())
+		return
+	}
+	var sr StateReader
+	if r.watched != nil {
+		sr, _ = r.watched.Cluster.(StateReader)
+	} else {
+		sr, _ = r.cluster.(StateReader)
+	}
+	if sr == nil {
+		r.skipped = fmt.Sprintf("the %s backend cannot read a node's own copy", r.opts.Backend.Name())
+		return
+	}
+	began := time.Now()
+	// Each node gets the final-reads timeout: a transfer and a read.
+	for _, n := range r.cluster.Nodes() {
+		nctx, cancel := context.WithTimeout(ctx, r.sc.FinalReadsTimeout)
+		r.states = append(r.states, sr.NodeState(nctx, n, queries))
+		cancel()
+	}
+	r.log.Info("replica states read", "nodes", len(r.states), "took", time.Since(began).Round(time.Millisecond))
+}
+
 // collect reads every node's exit status and log, with a fresh context so
 // that it works after a cancellation, and writes the logs to nodes/.
 func (r *run) collect() {
@@ -568,7 +649,7 @@ func (r *run) collect() {
 func (r *run) writeNodeReports() {
 	for _, rep := range r.reports {
 		r.res.Nodes[rep.Node] = rep.Exit
-		if err := os.WriteFile(filepath.Join(r.dir, NodesDir, rep.Node+".log"), rep.Log, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(r.dir, verdict.NodesDir, rep.Node+".log"), rep.Log, 0o644); err != nil {
 			r.log.Warn("writing node log", "node", rep.Node, "error", err)
 		}
 	}
@@ -594,7 +675,7 @@ func (r *run) teardown() {
 // simulate runs the scenario through the simulator.
 func (r *run) simulate(ctx context.Context) error {
 	phase := time.Now()
-	reports, err := r.opts.Simulate(ctx, r.rs, func(e history.Event) error {
+	obs, err := r.opts.Simulate.Simulate(ctx, r.rs, func(e history.Event) error {
 		e, err := r.rec.w.Write(e)
 		if err == nil && r.opts.Observe != nil {
 			r.opts.Observe(e)
@@ -602,69 +683,46 @@ func (r *run) simulate(ctx context.Context) error {
 		return err
 	})
 	r.res.Phases.Workload = time.Since(phase).Seconds()
-	r.reports = reports
+	r.reports = obs.Nodes
+	r.recovery, r.states, r.skipped = obs.Recovery, obs.States, obs.ConvergenceSkipped
 	r.writeNodeReports()
 	return err
 }
 
-// check runs the crash detector and the workload's checker on the history
-// as written (the same file `dqtest check` reads), then judges the outcome
-// against the scenario's expectations.
+// observations are what the run saw beyond its history, for the verdict
+// (and observations.json).
+func (r *run) observations() verdict.Observations {
+	obs := verdict.Observations{
+		Nodes: r.reports, Recovery: r.recovery, States: r.states, ConvergenceSkipped: r.skipped,
+		WorkloadStart: r.workloadStart, WorkloadEnd: r.workloadEnd,
+	}
+	if r.watched != nil { // a live run
+		obs.HistoryStart, obs.StepTimeout, obs.DeadExits = r.rec.start, r.stepTimeout(), r.deadExits
+		obs.Hangs = r.watched.findings()
+	}
+	return obs
+}
+
+// check computes the verdict of the history as written (the same file
+// `dqtest check` reads) through the one verdict path, writes the checker's
+// artifacts and observations.json, and fills in the result.
 func (r *run) check(ctx context.Context) {
 	phase := time.Now()
 	defer func() { r.res.Phases.Check = time.Since(phase).Seconds() }()
-	res := r.res
-
-	events, torn, err := history.ReadFile(filepath.Join(r.dir, HistoryFile))
-	switch {
-	case err != nil:
-		res.Checkers = append(res.Checkers, checker.Result{Checker: "history", Verdict: checker.Unknown, Reason: err.Error()})
-	case torn != 0:
-		res.Checkers = append(res.Checkers, checker.Result{Checker: "history", Verdict: checker.Unknown,
-			Reason: fmt.Sprintf("line %d of the history is torn", torn)})
-	default:
-		if verr := history.Validate(events); verr != nil {
-			res.Checkers = append(res.Checkers, checker.Result{Checker: "history", Verdict: checker.Unknown,
-				Reason: "the history is not well formed (a harness bug): " + verr.Error()})
-		} else {
-			res.Checkers = append(res.Checkers, r.runChecker(ctx, events))
-		}
-		res.Ops = detect.CountOps(events, r.workloadStart, r.workloadEnd)
-		res.Faults = detect.FaultEffects(events, r.workloadStart, r.workloadEnd)
+	events, torn, err := history.ReadFile(filepath.Join(r.dir, verdict.HistoryFile))
+	obs := r.observations()
+	if werr := verdict.WriteObservations(r.dir, obs); werr != nil {
+		r.log.Warn("writing observations", "error", werr)
 	}
-
-	r.detectCrashes(events)
-	res.Verdict = combinedVerdict(res.Checkers, res.Crashes)
-	res.Outcome, res.Reasons = judge(r.sc.Expect, res.Verdict, res.Checkers, res.Crashes)
-}
-
-// detectCrashes runs the crash detector on every node's log and exit.
-func (r *run) detectCrashes(events []history.Event) {
-	killed := detect.KilledNodes(events)
-	r.res.Crashes = []detect.Crash{}
-	for _, rep := range r.reports {
-		r.res.Crashes = append(r.res.Crashes, detect.DetectCrashes(rep.Node, rep.Exit, rep.Log, killed[rep.Node])...)
-	}
-	r.addStopPathFindings(events)
-	markExpected(r.res.Crashes, r.sc.Expect)
-	for _, c := range r.res.Crashes {
-		r.log.Warn("node crashed", "node", c.Node, "signature", c.Signature, "expected", c.Expected)
-	}
-}
-
-// runChecker runs the workload's checker within the scenario's time
-// budget and writes its artifacts (porcupine's visualization) into the run
-// directory.
-func (r *run) runChecker(ctx context.Context, events []history.Event) checker.Result {
-	cctx, cancel := context.WithTimeout(ctx, r.sc.Checker.TimeBudget)
-	defer cancel()
-	ck := r.wl.Checker()
-	r.log.Info("checking", "checker", ck.Name(), "events", len(events))
-	cres := ck.Check(cctx, events)
-	for name, data := range cres.Artifacts {
+	r.log.Info("checking", "workload", r.wl.Name(), "events", len(events))
+	out := verdict.Compute(ctx, verdict.Input{Scenario: r.rs, Events: events, TornLine: torn, ReadErr: err, Obs: obs, Dir: r.dir})
+	for name, data := range out.Artifacts {
 		if err := os.WriteFile(filepath.Join(r.dir, filepath.Base(name)), data, 0o644); err != nil {
 			r.log.Warn("writing checker artifact", "file", name, "error", err)
 		}
 	}
-	return cres
+	out.Apply(r.res)
+	for _, c := range r.res.Crashes {
+		r.log.Warn("node crashed", "node", c.Node, "signature", c.Signature, "expected", c.Expected)
+	}
 }

@@ -24,7 +24,9 @@ import (
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -33,7 +35,9 @@ type stubBackend struct {
 	upErr   error
 }
 
-func (b *stubBackend) Name() string { return "stub" }
+func (b *stubBackend) Name() string                       { return "stub" }
+func (b *stubBackend) Capabilities() []nemesis.Capability { return nemesis.CoreCapabilities() }
+
 func (b *stubBackend) Up(ctx context.Context, spec ClusterSpec) (Cluster, error) {
 	if b.upErr != nil {
 		return nil, b.upErr
@@ -146,7 +150,7 @@ func stubScenario(t *testing.T, src string) scenario.Scenario {
 
 func readResults(t *testing.T, dir string) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+	b, err := os.ReadFile(filepath.Join(dir, verdict.ResultsFile))
 	require.NoError(t, err)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(b, &m))
@@ -165,13 +169,13 @@ func TestRunWritesTheRunDirectoryAndJudgesTheRun(t *testing.T) {
 	require.NotEmpty(t, c.faults)
 	require.True(t, strings.HasPrefix(c.faults[0], "kill n"), "the nemesis ran: %v", c.faults)
 
-	latest, err := os.Readlink(filepath.Join(root, "stub", LatestLink))
+	latest, err := os.Readlink(filepath.Join(root, "stub", verdict.LatestLink))
 	require.NoError(t, err)
 	require.Equal(t, filepath.Base(res.Dir), latest)
 	for _, n := range []string{"n1", "n2", "n3"} {
-		require.FileExists(t, filepath.Join(res.Dir, NodesDir, n+".log"))
+		require.FileExists(t, filepath.Join(res.Dir, verdict.NodesDir, n+".log"))
 	}
-	resolved, err := scenario.Load(filepath.Join(res.Dir, ScenarioFile))
+	resolved, err := scenario.Load(filepath.Join(res.Dir, verdict.ScenarioFile))
 	require.NoError(t, err)
 	require.Equal(t, int64(9), resolved.Seed)
 
@@ -186,7 +190,7 @@ func TestRunWritesTheRunDirectoryAndJudgesTheRun(t *testing.T) {
 	ops := m["ops"].(map[string]any)
 	require.Greater(t, ops["ok"], 50.0)
 
-	events, _, err := history.ReadFile(filepath.Join(res.Dir, HistoryFile))
+	events, _, err := history.ReadFile(filepath.Join(res.Dir, verdict.HistoryFile))
 	require.NoError(t, err)
 	require.NoError(t, history.Validate(events))
 	var faults []string
@@ -234,7 +238,7 @@ func TestRunCleansUpAfterAPanicInAClient(t *testing.T) {
 	require.Equal(t, checker.Unknown, res.Outcome)
 	m := readResults(t, res.Dir)
 	require.Contains(t, m["error"], "panic in client")
-	require.FileExists(t, filepath.Join(res.Dir, HistoryFile))
+	require.FileExists(t, filepath.Join(res.Dir, verdict.HistoryFile))
 }
 
 func TestRunCleansUpWhenCancelled(t *testing.T) {
@@ -248,7 +252,7 @@ func TestRunCleansUpWhenCancelled(t *testing.T) {
 	require.Equal(t, int32(1), c.downs.Load())
 	require.Equal(t, checker.Unknown, res.Outcome)
 	require.Less(t, res.Phases.Total, 10.0, "cancellation ends the run promptly")
-	events, _, err := history.ReadFile(filepath.Join(res.Dir, HistoryFile))
+	events, _, err := history.ReadFile(filepath.Join(res.Dir, verdict.HistoryFile))
 	require.NoError(t, err)
 	require.NotEmpty(t, events, "the history so far stays on disk")
 	require.Greater(t, res.Ops.Invoked, 0, "results count the operations of the interrupted run")
@@ -277,7 +281,7 @@ func TestRunWithTheSameSeedRepeatsFaultsAndEachSlotsOperations(t *testing.T) {
 		sc.Seed = seed
 		res, err := Run(context.Background(), sc, Options{Backend: &stubBackend{cluster: c}, RunsDir: t.TempDir(), Log: quiet})
 		require.NoError(t, err)
-		events, _, err := history.ReadFile(filepath.Join(res.Dir, HistoryFile))
+		events, _, err := history.ReadFile(filepath.Join(res.Dir, verdict.HistoryFile))
 		require.NoError(t, err)
 		slots := map[int][]op{}
 		var faults []string
@@ -315,7 +319,7 @@ func TestRunDoesNotApplyLateFaultsAfterTheWorkload(t *testing.T) {
 	res, err := Run(context.Background(), sc, Options{Backend: &stubBackend{cluster: c}, RunsDir: t.TempDir(), Log: quiet})
 	require.NoError(t, err)
 	require.Less(t, res.Phases.Workload, 2.5, "the workload phase ends with the step in progress, not the whole plan")
-	events, _, err := history.ReadFile(filepath.Join(res.Dir, HistoryFile))
+	events, _, err := history.ReadFile(filepath.Join(res.Dir, verdict.HistoryFile))
 	require.NoError(t, err)
 	var faults []string
 	for _, e := range events {

@@ -1,22 +1,14 @@
 package harness
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
-)
 
-// Files of a run directory (docs/run-directory.md).
-const (
-	ScenarioFile = "scenario.yaml"
-	HistoryFile  = "history.jsonl"
-	ResultsFile  = "results.json"
-	NodesDir     = "nodes"
-	LatestLink   = "latest"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // newRunDir creates root/<scenario>/<timestamp>/ and points
@@ -39,37 +31,19 @@ func newRunDir(root, scenario string, now time.Time) (string, error) {
 		name = fmt.Sprintf("%s-%d", stamp, i)
 	}
 	dir := filepath.Join(parent, name)
-	if err := os.MkdirAll(filepath.Join(dir, NodesDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, verdict.NodesDir), 0o755); err != nil {
 		return "", err
 	}
 	// Replace the link atomically: a new link under a temporary name,
 	// renamed over the old one.
-	tmp := filepath.Join(parent, "."+LatestLink+"-"+name)
+	tmp := filepath.Join(parent, "."+verdict.LatestLink+"-"+name)
 	_ = os.Remove(tmp)
 	if err := os.Symlink(name, tmp); err != nil {
 		return dir, fmt.Errorf("latest link: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(parent, LatestLink)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(parent, verdict.LatestLink)); err != nil {
 		_ = os.Remove(tmp)
 		return dir, fmt.Errorf("latest link: %w", err)
 	}
 	return dir, nil
-}
-
-// writeJSON writes v as indented JSON, through a temporary file so a reader
-// never sees half a file.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(path, append(b, '\n'))
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

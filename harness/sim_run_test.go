@@ -18,9 +18,10 @@ import (
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
-func simRun(t *testing.T, src, bug string) *harness.Result {
+func simRun(t *testing.T, src, bug string) *verdict.Result {
 	t.Helper()
 	sc, err := scenario.Parse("simulated.yaml", []byte("backend: sim\n"+src))
 	require.NoError(t, err)
@@ -36,10 +37,10 @@ func TestSimRunWritesARunDirectoryThatSaysSimulator(t *testing.T) {
 	require.Equal(t, "simulator", res.Backend)
 	require.Equal(t, checker.Valid, res.Outcome, "the bug-free simulator is valid: %v", res.Reasons)
 	require.Greater(t, res.Ops.OK, 100)
-	for _, f := range []string{harness.ScenarioFile, harness.HistoryFile, harness.ResultsFile} {
+	for _, f := range []string{verdict.ScenarioFile, verdict.HistoryFile, verdict.ResultsFile} {
 		require.FileExists(t, filepath.Join(res.Dir, f))
 	}
-	b, err := os.ReadFile(filepath.Join(res.Dir, harness.ResultsFile))
+	b, err := os.ReadFile(filepath.Join(res.Dir, verdict.ResultsFile))
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"backend": "simulator"`)
 }
@@ -48,9 +49,9 @@ func TestSimRunIsReproducibleThroughTheHarness(t *testing.T) {
 	src := "time_limit: 5s\nseed: 17\nnemesis: {faults: [partition-leader], schedule: {interval: 2s, duration: 1s}}\n"
 	a := simRun(t, src, "")
 	b := simRun(t, src, "")
-	ha, err := os.ReadFile(filepath.Join(a.Dir, harness.HistoryFile))
+	ha, err := os.ReadFile(filepath.Join(a.Dir, verdict.HistoryFile))
 	require.NoError(t, err)
-	hb, err := os.ReadFile(filepath.Join(b.Dir, harness.HistoryFile))
+	hb, err := os.ReadFile(filepath.Join(b.Dir, verdict.HistoryFile))
 	require.NoError(t, err)
 	require.NotEmpty(t, ha)
 	require.True(t, bytes.Equal(ha, hb), "the same scenario and seed give a byte-identical history")
@@ -71,7 +72,7 @@ func TestSimRunWithAnInjectedBugIsInvalidAndSaysWhichBug(t *testing.T) {
 	require.Equal(t, sim.BugStaleRead, res.SimBug)
 	require.Equal(t, checker.Invalid, res.Verdict)
 	require.Equal(t, checker.Invalid, res.Outcome)
-	b, err := os.ReadFile(filepath.Join(res.Dir, harness.ResultsFile))
+	b, err := os.ReadFile(filepath.Join(res.Dir, verdict.ResultsFile))
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"sim_bug": "stale-read"`)
 }

@@ -22,11 +22,12 @@ import (
 	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // runShipped runs a scenario file from scenarios/, with a fixed seed and
 // optionally another stop mode.
-func runShipped(t *testing.T, file, stopMode string) *harness.Result {
+func runShipped(t *testing.T, file, stopMode string) *verdict.Result {
 	t.Helper()
 	sc, err := scenario.Load(filepath.Join("..", "scenarios", file))
 	require.NoError(t, err)
@@ -47,7 +48,7 @@ func runShipped(t *testing.T, file, stopMode string) *harness.Result {
 
 // requireNoLostWrite requires the workload's checker (set: every
 // acknowledged insert in the final reads of every node) to pass.
-func requireNoLostWrite(t *testing.T, res *harness.Result) {
+func requireNoLostWrite(t *testing.T, res *verdict.Result) {
 	t.Helper()
 	require.NotEmpty(t, res.Checkers)
 	for _, c := range res.Checkers {

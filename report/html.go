@@ -18,9 +18,9 @@ import (
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/detect"
-	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 //go:embed report.html.tmpl
@@ -77,7 +77,7 @@ func WriteHTML(w io.Writer, r *Run) error {
 // page is what the template shows.
 type page struct {
 	*Run
-	Res         *harness.Result
+	Res         *verdict.Result
 	Headline    string
 	Expected    string
 	Plots       map[string]template.URL
@@ -166,7 +166,7 @@ func newPage(r *Run) *page {
 }
 
 // headline is the one sentence under the verdict.
-func headline(res *harness.Result) string {
+func headline(res *verdict.Result) string {
 	anomalies := 0
 	var kinds []string
 	for _, c := range res.Checkers {

@@ -14,9 +14,9 @@ import (
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/detect"
-	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/report"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // A JUnit document read back loosely (every attribute as a string and a
@@ -125,9 +125,9 @@ func validateJUnit(t *testing.T, b []byte) junitDoc {
 	return doc
 }
 
-func result(verdict, outcome checker.Verdict) *harness.Result {
-	return &harness.Result{Scenario: "s", Backend: "docker", Seed: 7, Dir: "runs/s/1", Verdict: verdict, Outcome: outcome,
-		Phases: harness.Phases{Total: 12.5}, Ops: detect.OpCounts{Invoked: 10, OK: 9, Info: 1}}
+func result(v, outcome checker.Verdict) *verdict.Result {
+	return &verdict.Result{Scenario: "s", Backend: "docker", Seed: 7, Dir: "runs/s/1", Verdict: v, Outcome: outcome,
+		Phases: verdict.Phases{Total: 12.5}, Ops: detect.OpCounts{Invoked: 10, OK: 9, Info: 1}}
 }
 
 func TestJUnitHasACasePerRunAndFailsExactlyTheBadOutcomes(t *testing.T) {
@@ -147,7 +147,7 @@ func TestJUnitHasACasePerRunAndFailsExactlyTheBadOutcomes(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		res     *harness.Result
+		res     *verdict.Result
 		err     error
 		failure string // failure type, "" for none
 		error   string // error type, "" for none

@@ -22,11 +22,12 @@ import (
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/report"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // simRunDir runs a shipped scenario on the simulator (with bug, if any) and
 // returns its run directory, report.html written by the harness's hook.
-func simRunDir(t *testing.T, file, bug string, seed int64) (string, *harness.Result) {
+func simRunDir(t *testing.T, file, bug string, seed int64) (string, *verdict.Result) {
 	t.Helper()
 	sc, err := scenario.Load(filepath.Join("..", "scenarios", file))
 	require.NoError(t, err)
@@ -168,7 +169,7 @@ func TestReportRegeneratesFromTheRunDirectoryAlone(t *testing.T) {
 
 func TestReportOfARunCutShortShowsTheErrorAndWhatItHas(t *testing.T) {
 	dir := t.TempDir()
-	res := harness.Result{Scenario: "broken", Backend: "docker", Verdict: checker.Unknown, Outcome: checker.Unknown,
+	res := verdict.Result{Scenario: "broken", Backend: "docker", Verdict: checker.Unknown, Outcome: checker.Unknown,
 		Error: "starting the cluster: image dqtest-node:latest missing", Nodes: map[string]detect.NodeExit{}}
 	writeResults(t, dir, res)
 	require.NoError(t, report.WriteDir(dir))
@@ -185,11 +186,11 @@ func TestWriteDirRefusesADirectoryWithoutResults(t *testing.T) {
 	require.ErrorContains(t, err, "not a finished run directory")
 }
 
-func writeResults(t *testing.T, dir string, res harness.Result) {
+func writeResults(t *testing.T, dir string, res verdict.Result) {
 	t.Helper()
 	b, err := json.MarshalIndent(res, "", "  ")
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, harness.ResultsFile), b, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, verdict.ResultsFile), b, 0o644))
 }
 func TestReportOfAStoredDockerRunDoesNotClaimSimulator(t *testing.T) {
 	// A real run on dqlite containers, with a self-test node that serves

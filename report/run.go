@@ -17,9 +17,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // File is the report's name in a run directory.
@@ -32,7 +32,7 @@ const maxLogBytes = 256 << 10
 // Run is a run directory as the report reads it.
 type Run struct {
 	Dir    string
-	Result harness.Result
+	Result verdict.Result
 	// Scenario is the resolved scenario; ScenarioYAML its file's text.
 	Scenario     *scenario.Scenario
 	ScenarioYAML string
@@ -59,18 +59,18 @@ type NodeLog struct {
 // short may lack the rest, and the report then says what is missing.
 func Load(dir string) (*Run, error) {
 	r := &Run{Dir: dir}
-	b, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
+	b, err := os.ReadFile(filepath.Join(dir, verdict.ResultsFile))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s is not a finished run directory: no %s", dir, harness.ResultsFile)
+			return nil, fmt.Errorf("%s is not a finished run directory: no %s", dir, verdict.ResultsFile)
 		}
 		return nil, err
 	}
 	if err := json.Unmarshal(b, &r.Result); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, harness.ResultsFile), err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, verdict.ResultsFile), err)
 	}
 
-	scPath := filepath.Join(dir, harness.ScenarioFile)
+	scPath := filepath.Join(dir, verdict.ScenarioFile)
 	if text, err := os.ReadFile(scPath); err == nil {
 		r.ScenarioYAML = string(text)
 		if sc, err := scenario.Parse(scPath, text); err == nil {
@@ -78,7 +78,7 @@ func Load(dir string) (*Run, error) {
 		}
 	}
 
-	events, torn, err := history.ReadFile(filepath.Join(dir, harness.HistoryFile))
+	events, torn, err := history.ReadFile(filepath.Join(dir, verdict.HistoryFile))
 	switch {
 	case err != nil:
 		r.HistoryProblem = err.Error()
@@ -87,7 +87,7 @@ func Load(dir string) (*Run, error) {
 	}
 	r.Events = events
 
-	r.Logs, err = readLogs(filepath.Join(dir, harness.NodesDir))
+	r.Logs, err = readLogs(filepath.Join(dir, verdict.NodesDir))
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func Load(dir string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	known := []string{harness.ResultsFile, harness.ScenarioFile, harness.HistoryFile, File, JUnitFile}
+	known := []string{verdict.ResultsFile, verdict.ScenarioFile, verdict.HistoryFile, File, JUnitFile}
 	for _, e := range entries {
 		if e.Type().IsRegular() && !slices.Contains(known, e.Name()) && !strings.HasSuffix(e.Name(), ".tmp") {
 			r.Artifacts = append(r.Artifacts, e.Name())

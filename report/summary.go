@@ -12,7 +12,7 @@ import (
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/detect"
-	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // RunSummary is one run as a pipeline reads it: `dqtest run --json`
@@ -35,7 +35,7 @@ type RunSummary struct {
 	Anomalies []Finding       `json:"anomalies,omitempty"`
 	Crashes   []Finding       `json:"crashes,omitempty"`
 	Ops       detect.OpCounts `json:"ops"`
-	Phases    harness.Phases  `json:"phases"`
+	Phases    verdict.Phases  `json:"phases"`
 	Started   time.Time       `json:"started,omitzero"`
 	Error     string          `json:"error,omitempty"`
 }
@@ -57,7 +57,7 @@ type Summary struct {
 
 // Summarize describes one run. res may be nil (the run never started) or
 // partial; err is Run's error, which makes the outcome unknown.
-func Summarize(scenario string, res *harness.Result, err error) RunSummary {
+func Summarize(scenario string, res *verdict.Result, err error) RunSummary {
 	s := RunSummary{Scenario: scenario, Verdict: checker.Unknown, Outcome: checker.Unknown}
 	if res != nil {
 		s.Backend, s.SimBug, s.Seed, s.Dir = res.Backend, res.SimBug, res.Seed, res.Dir
@@ -122,7 +122,7 @@ func ListRuns(root string) ([]RunSummary, error) {
 			return nil, err
 		}
 		for _, st := range stamps {
-			if !st.IsDir() || st.Name() == harness.LatestLink {
+			if !st.IsDir() || st.Name() == verdict.LatestLink {
 				continue
 			}
 			dir := filepath.Join(root, sc.Name(), st.Name())
@@ -139,7 +139,7 @@ func ListRuns(root string) ([]RunSummary, error) {
 }
 
 func readSummary(dir, scenario string) RunSummary {
-	b, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
+	b, err := os.ReadFile(filepath.Join(dir, verdict.ResultsFile))
 	if err != nil {
 		s := RunSummary{Scenario: scenario, Dir: dir, Verdict: checker.Unknown, Outcome: checker.Unknown}
 		if errors.Is(err, fs.ErrNotExist) {
@@ -156,7 +156,7 @@ func readSummary(dir, scenario string) RunSummary {
 		}
 		return s
 	}
-	var res harness.Result
+	var res verdict.Result
 	if err := json.Unmarshal(b, &res); err != nil {
 		return RunSummary{Scenario: scenario, Dir: dir, Verdict: checker.Unknown, Outcome: checker.Unknown,
 			Error: "results.json: " + err.Error()}

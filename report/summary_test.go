@@ -14,11 +14,12 @@ import (
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/report"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 func TestListRunsFindsEveryRunOldestFirstWithItsVerdict(t *testing.T) {
 	root := t.TempDir()
-	run := func(file, bug string) *harness.Result {
+	run := func(file, bug string) *verdict.Result {
 		sc, err := scenario.Load(filepath.Join("..", "scenarios", file))
 		require.NoError(t, err)
 		sc.Seed = 1

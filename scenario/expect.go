@@ -21,9 +21,28 @@ type Expect struct {
 	// Crash is text that a node's crash signature or kind must contain,
 	// e.g. "dqlite_node_stop" or "assertion".
 	Crash string `yaml:"crash,omitempty" json:"crash,omitempty"`
+	// Recovery is required (the default: a cluster that has no leader, or
+	// a node that does not answer, within recovery_timeout after healing
+	// makes the run invalid with a did-not-recover finding) or optional
+	// (for a known liveness bug: the run is judged on its safety alone,
+	// and the report still says the cluster did not recover).
+	Recovery string `yaml:"recovery,omitempty" json:"recovery,omitempty"`
 }
 
+// Recovery expectations (Expect.Recovery).
+const (
+	RecoveryRequired = "required"
+	RecoveryOptional = "optional"
+)
+
 func (e *Expect) resolve() error {
+	switch e.Recovery {
+	case "":
+		e.Recovery = RecoveryRequired
+	case RecoveryRequired, RecoveryOptional:
+	default:
+		return badField("expect.recovery", "must be required or optional, got %q", e.Recovery)
+	}
 	switch e.Verdict {
 	case "":
 		e.Verdict = checker.Valid

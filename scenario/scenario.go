@@ -15,6 +15,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/workloads"
@@ -90,7 +91,18 @@ type WorkloadSpec struct {
 type CheckerOptions struct {
 	// TimeBudget bounds the check; past it the verdict is unknown.
 	TimeBudget time.Duration `yaml:"time_budget"`
+	// Consistency is the model the list-append checker checks:
+	// strict-serializable (the default: transactions also respect real
+	// time) or serializable. Other workloads check linearizability or
+	// their invariants and ignore it.
+	Consistency string `yaml:"consistency"`
+	// Convergence compares every node's own copy of the workload's data
+	// after the final reads (docs/scenarios.md); on by default.
+	Convergence *bool `yaml:"convergence,omitempty"`
 }
+
+// ConvergenceOn reports whether the replica-convergence check runs.
+func (c CheckerOptions) ConvergenceOn() bool { return c.Convergence == nil || *c.Convergence }
 
 // DefaultStopDeadline bounds each stop, start and handover a fault asks a
 // node for (Scenario.StopDeadline). A dqlite_node_stop takes tens of
@@ -113,7 +125,7 @@ func Default() Scenario {
 		OpTimeout:         5 * time.Second,
 		RecoveryTimeout:   60 * time.Second,
 		FinalReadsTimeout: 30 * time.Second,
-		Checker:           CheckerOptions{TimeBudget: 60 * time.Second},
+		Checker:           CheckerOptions{TimeBudget: 60 * time.Second, Consistency: checker.StrictSerializable},
 	}
 }
 
@@ -238,6 +250,12 @@ func (sc *Scenario) resolvePlan() ([]nemesis.Step, error) {
 		if d.v > 24*time.Hour {
 			return nil, badField(d.field, "must be at most 24h, got %v", d.v)
 		}
+	}
+	if sc.Checker.Consistency == "" {
+		sc.Checker.Consistency = checker.StrictSerializable
+	}
+	if err := checker.ValidateConsistency(sc.Checker.Consistency); err != nil {
+		return nil, badField("checker.consistency", "%v", err)
 	}
 	plan, err := resolveNemesis(sc)
 	if err != nil {

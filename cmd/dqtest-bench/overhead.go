@@ -23,7 +23,9 @@ import (
 	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/mode"
+	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -262,7 +264,7 @@ func dqtestSide(ctx context.Context, cluster *docker.Cluster, db *sql.DB, runs s
 	}
 	// Count from the history, as the loops count: ok or a cas that found
 	// another value is a completed operation, anything else an error.
-	events, _, err := history.ReadFile(filepath.Join(res.Dir, harness.HistoryFile))
+	events, _, err := history.ReadFile(filepath.Join(res.Dir, verdict.HistoryFile))
 	if err != nil {
 		return sideResult{}, err
 	}
@@ -280,7 +282,9 @@ func dqtestSide(ctx context.Context, cluster *docker.Cluster, db *sql.DB, runs s
 // side of the overhead benchmark uses one cluster.
 type reuse struct{ *docker.Cluster }
 
-func (reuse) Name() string { return "docker" }
+func (reuse) Name() string                         { return "docker" }
+func (r reuse) Capabilities() []nemesis.Capability { return nemesis.CoreCapabilities() }
+
 func (r reuse) Up(_ context.Context, spec harness.ClusterSpec) (harness.Cluster, error) {
 	if spec.ClientMode == mode.ClientDirect {
 		return kept{direct{r.Cluster}}, nil

@@ -11,10 +11,9 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
-	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/docker"
-	"github.com/dqtest/dqtest/harness/matrix"
+	"github.com/dqtest/dqtest/matrix"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
@@ -154,13 +153,7 @@ reached no verdict (or the matrix was interrupted).`,
 			if runErr != nil {
 				return &exitError{code: exitUnknown, err: fmt.Errorf("interrupted: %w", runErr)}
 			}
-			switch res.Outcome {
-			case checker.Valid:
-				return nil
-			case checker.Invalid:
-				return &exitError{code: exitInvalid}
-			}
-			return &exitError{code: exitUnknown}
+			return exitFor(res.Outcome)
 		},
 	}
 	f := cmd.Flags()

@@ -13,12 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/report"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 func init() {
@@ -72,16 +72,10 @@ Exit code: the new run's outcome (0 valid, 1 invalid, 2 unknown).`,
 			if ferr := output.finish(); ferr != nil {
 				return &exitError{code: exitUnknown, err: ferr}
 			}
-			switch {
-			case err != nil:
-				return &exitError{code: exitUnknown}
-			case res.Outcome == checker.Valid:
-				return nil
-			case res.Outcome == checker.Invalid:
-				return &exitError{code: exitInvalid}
-			default:
+			if err != nil {
 				return &exitError{code: exitUnknown}
 			}
+			return exitFor(res.Outcome)
 		},
 	}
 	f := cmd.Flags()
@@ -93,16 +87,16 @@ Exit code: the new run's outcome (0 valid, 1 invalid, 2 unknown).`,
 }
 
 // loadRun reads a run directory's resolved scenario and results.
-func loadRun(dir string) (scenario.Scenario, harness.Result, error) {
-	var old harness.Result
-	b, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
+func loadRun(dir string) (scenario.Scenario, verdict.Result, error) {
+	var old verdict.Result
+	b, err := os.ReadFile(filepath.Join(dir, verdict.ResultsFile))
 	if err != nil {
 		return scenario.Scenario{}, old, fmt.Errorf("%s: not a run directory: %w", dir, err)
 	}
 	if err := json.Unmarshal(b, &old); err != nil {
-		return scenario.Scenario{}, old, fmt.Errorf("%s: %w", filepath.Join(dir, harness.ResultsFile), err)
+		return scenario.Scenario{}, old, fmt.Errorf("%s: %w", filepath.Join(dir, verdict.ResultsFile), err)
 	}
-	sc, err := scenario.Load(filepath.Join(dir, harness.ScenarioFile))
+	sc, err := scenario.Load(filepath.Join(dir, verdict.ScenarioFile))
 	if err != nil {
 		return scenario.Scenario{}, old, err
 	}
@@ -122,13 +116,13 @@ func loadRun(dir string) (scenario.Scenario, harness.Result, error) {
 }
 
 // compareRuns says how the repro compares with the original.
-func compareRuns(oldDir string, old harness.Result, res *harness.Result) string {
+func compareRuns(oldDir string, old verdict.Result, res *verdict.Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "repro of %s: the original run showed %s (%s), this one %s (%s)",
 		oldDir, old.Verdict, findingsOf(old), res.Verdict, findingsOf(*res))
 	if res.Backend == "simulator" {
-		a, errA := os.ReadFile(filepath.Join(oldDir, harness.HistoryFile))
-		c, errC := os.ReadFile(filepath.Join(res.Dir, harness.HistoryFile))
+		a, errA := os.ReadFile(filepath.Join(oldDir, verdict.HistoryFile))
+		c, errC := os.ReadFile(filepath.Join(res.Dir, verdict.HistoryFile))
 		switch {
 		case errA != nil || errC != nil:
 			b.WriteString("; the histories could not be compared")
@@ -143,7 +137,7 @@ func compareRuns(oldDir string, old harness.Result, res *harness.Result) string 
 	return b.String()
 }
 
-func findingsOf(r harness.Result) string {
+func findingsOf(r verdict.Result) string {
 	f := findings(report.Summarize(r.Scenario, &r, nil))
 	if f == "-" {
 		return "no findings"

@@ -17,6 +17,7 @@ import (
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 func init() {
@@ -149,6 +150,10 @@ passes when at least one run showed it and no run showed anything else.`,
 				return &exitError{code: exitUnknown, err: errors.Join(errs...)}
 			}
 
+			if slices.ContainsFunc(scenarios, func(sc scenario.Scenario) bool { return sc.Backend == mode.Docker }) {
+				warnLeftovers(ctx, slog.Default())
+			}
+
 			worst := checker.Valid
 			for i, sc := range scenarios {
 				if ctx.Err() != nil {
@@ -157,7 +162,7 @@ passes when at least one run showed it and no run showed anything else.`,
 					}
 					break
 				}
-				outcome := runRepeated(ctx, sc, repeat, flags.Changed("seed"), out, output.notes(), func(sc scenario.Scenario) (*harness.Result, error) {
+				outcome := runRepeated(ctx, sc, repeat, flags.Changed("seed"), out, output.notes(), func(sc scenario.Scenario) (*verdict.Result, error) {
 					opts := harness.Options{
 						Backend:  &docker.Backend{Log: slog.Default()},
 						Simulate: sim.Simulator(simBug),
@@ -180,14 +185,7 @@ passes when at least one run showed it and no run showed anything else.`,
 			if ctx.Err() != nil {
 				return &exitError{code: exitUnknown, err: errors.New("interrupted")}
 			}
-			switch worst {
-			case checker.Valid:
-				return nil
-			case checker.Invalid:
-				return &exitError{code: exitInvalid}
-			default:
-				return &exitError{code: exitUnknown}
-			}
+			return exitFor(worst)
 		},
 	}
 	cmd.SetFlagErrorFunc(runFlagError)
@@ -215,7 +213,7 @@ passes when at least one run showed it and no run showed anything else.`,
 }
 
 // verdictLine is the one line a person (or a CI log) reads per scenario.
-func verdictLine(sc scenario.Scenario, res *harness.Result, err error) string {
+func verdictLine(sc scenario.Scenario, res *verdict.Result, err error) string {
 	if err != nil {
 		dir := ""
 		if res != nil && res.Dir != "" {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/mode"
+	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/scenario"
 )
 
@@ -75,6 +76,11 @@ var _ harness.Backend = (*Backend)(nil)
 
 // Up implements harness.Backend: a network, N containers and a formed
 // cluster, or an error after everything it created is removed again.
+// Capabilities: real containers can do every fault dqtest has.
+func (b *Backend) Capabilities() []nemesis.Capability {
+	return append(nemesis.CoreCapabilities(), nemesis.CapDisk, nemesis.CapPacket, nemesis.CapTxn, nemesis.CapStopPath)
+}
+
 func (b *Backend) Up(ctx context.Context, spec harness.ClusterSpec) (harness.Cluster, error) {
 	c, err := b.Start(ctx, spec)
 	if err != nil {

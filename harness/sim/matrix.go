@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
-	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // Trial is one simulated run of a scenario, checked as the harness checks
@@ -60,31 +60,24 @@ func RunTrial(ctx context.Context, sc scenario.Scenario, bug string, seed int64)
 		return Trial{}, fmt.Errorf("scenario %s, bug %q, seed %d: the simulator wrote a malformed history: %w", sc.Name, bug, seed, err)
 	}
 	t := Trial{Scenario: sc.Name, Bug: bug, Seed: seed, Summary: sum, DetectedAt: -1}
-	budget := sc.Checker.TimeBudget
-	if budget <= 0 {
-		budget = time.Minute
-	}
-	cctx, cancel := context.WithTimeout(ctx, budget)
-	res := cfg.Workload.Checker().Check(cctx, events)
-	cancel()
-	t.Verdict, t.Reason = res.Verdict, res.Reason
-	for _, a := range res.Anomalies {
-		if !slices.Contains(t.Anomalies, a.Kind) {
-			t.Anomalies = append(t.Anomalies, a.Kind)
+	// The one verdict path, as `dqtest run --backend sim` computes it.
+	out := verdict.Compute(ctx, verdict.Input{Scenario: rs, Events: events, Obs: sum.Observations()})
+	t.Verdict = out.Verdict
+	for _, res := range out.Checkers {
+		if res.Verdict == checker.Unknown && t.Reason == "" {
+			t.Reason = res.Checker + ": " + res.Reason
 		}
-		for _, e := range a.Ops {
-			t.detected(time.Duration(e.Time))
+		for _, a := range res.Anomalies {
+			if !slices.Contains(t.Anomalies, a.Kind) {
+				t.Anomalies = append(t.Anomalies, a.Kind)
+			}
+			for _, e := range a.Ops {
+				t.detected(time.Duration(e.Time))
+			}
 		}
 	}
-	killed := map[string]bool{}
-	for _, n := range sum.Nodes {
-		killed[n.Name] = n.KilledByNemesis
-	}
-	for _, rep := range sum.NodeReports() {
-		for _, c := range detect.DetectCrashes(rep.Node, rep.Exit, rep.Log, killed[rep.Node]) {
-			t.Crashes = append(t.Crashes, rep.Node+": "+c.Signature)
-			t.Verdict = checker.Invalid
-		}
+	for _, c := range out.Crashes {
+		t.Crashes = append(t.Crashes, c.Node+": "+c.Signature)
 	}
 	for _, n := range sum.Nodes {
 		if n.CrashedAt >= 0 {
@@ -111,10 +104,14 @@ func (l *eventLog) Write(e history.Event) (history.Event, error) {
 	return e, nil
 }
 
-// Relevant reports whether bug can show in scenario sc at all: its
+// Relevant reports whether bug can show in scenario sc at all: the
+// simulator can model the scenario (Supports), and its
 // workload's histories can reveal it, and for a crash bug, the scenario
 // stops nodes.
 func Relevant(bug string, sc scenario.Scenario) bool {
+	if Supports(sc) != nil {
+		return false // the simulator cannot model the scenario at all
+	}
 	for _, b := range bugs {
 		if b.Name != bug {
 			continue

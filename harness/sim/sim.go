@@ -82,7 +82,9 @@ type Summary struct {
 	End                 time.Duration // virtual time at the end of the run
 	// Recovered says the healed cluster had a leader followed by every live
 	// node before the final reads.
-	Recovered     bool
+	Recovered bool
+	// RecoveryTime is how long (virtual time) the wait for recovery took.
+	RecoveryTime  time.Duration
 	Elections     int // elections held (pre-votes excluded)
 	LeaderChanges int
 	// CommittedEntriesLost counts committed entries truncated (only the
@@ -284,7 +286,9 @@ func (c *cluster) run() {
 			c.recordNemesis(r)
 		}
 	}
+	healed := c.sched.now
 	c.stats.Recovered = c.runUntil(c.recovered, c.sched.now+int64(cfg.RecoveryTimeout))
+	c.stats.RecoveryTime = time.Duration(c.sched.now - healed)
 	if c.err != nil {
 		return
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/report"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // requireDocker fails when CI=true and Docker or the node image is missing,
@@ -74,7 +75,7 @@ func TestSmallMatrixRunsEveryCellAndWritesTableJUnitAndSummary(t *testing.T) {
 
 	// The pause+disk cells filled a disk, with no error.
 	for _, c := range []Cell{res.Cells[1], res.Cells[3]} {
-		events, _, err := history.ReadFile(filepath.Join(dir, c.Scenario, harness.HistoryFile))
+		events, _, err := history.ReadFile(filepath.Join(dir, c.Scenario, verdict.HistoryFile))
 		require.NoError(t, err)
 		i := slices.IndexFunc(events, func(e history.Event) bool { return e.F == "start-disk" })
 		require.GreaterOrEqual(t, i, 0, "%s has a start-disk event", c.Key())

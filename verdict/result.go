@@ -1,4 +1,4 @@
-package harness
+package verdict
 
 import (
 	"time"
@@ -35,8 +35,9 @@ type Result struct {
 	Checkers []checker.Result           `json:"checkers"`
 	Crashes  []detect.Crash             `json:"crashes"`
 	Nodes    map[string]detect.NodeExit `json:"nodes"`
-	// Recovery says whether the cluster recovered after healing.
-	Recovery Recovery        `json:"recovery"`
+	// Recovery says whether the cluster recovered after healing; absent
+	// when it was not measured (the run did not get that far).
+	Recovery *Recovery       `json:"recovery,omitempty"`
 	Phases   Phases          `json:"phases"`
 	Ops      detect.OpCounts `json:"ops"`
 	// Faults summarises what each fault did to throughput.
@@ -54,6 +55,10 @@ type Recovery struct {
 	Seconds   float64 `json:"seconds"`
 	Leader    string  `json:"leader,omitempty"`
 	Error     string  `json:"error,omitempty"`
+	// Node is the node that did not answer (or "" when the cluster had no
+	// leader), and Answer what it answered last.
+	Node   string `json:"node,omitempty"`
+	Answer string `json:"answer,omitempty"`
 }
 
 // Phases are the wall-clock seconds of each phase of a run.
@@ -64,4 +69,17 @@ type Phases struct {
 	Teardown float64 `json:"teardown_s"` // containers and networks removed
 	Check    float64 `json:"check_s"`    // checkers and crash detector
 	Total    float64 `json:"total_s"`
+}
+
+// ExitCode is the process exit code of a verdict or outcome, the one
+// mapping every command uses: 0 valid, 1 invalid, 2 unknown (and, by the
+// commands, harness errors).
+func ExitCode(v checker.Verdict) int {
+	switch v {
+	case checker.Valid:
+		return 0
+	case checker.Invalid:
+		return 1
+	}
+	return 2
 }

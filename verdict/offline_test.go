@@ -1,4 +1,4 @@
-package offline
+package verdict
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ func TestCheckAHistoryFileInfersTheWorkload(t *testing.T) {
 	require.Equal(t, checker.Valid, rep.Result.Verdict)
 	require.Equal(t, "register", rep.Workload)
 	require.Equal(t, "inferred from the operations", rep.WorkloadFrom)
-	require.Equal(t, DefaultTimeBudget, rep.TimeBudget)
+	require.Equal(t, TimeBudget, rep.TimeBudget)
 	require.Equal(t, 2, rep.Events)
 }
 

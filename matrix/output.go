@@ -43,7 +43,7 @@ func WriteTable(w io.Writer, res *Result) error {
 	ran := len(res.Cells) - n[Skipped]
 	stuck := 0
 	for _, c := range res.Cells {
-		if !c.Recovery.Recovered && c.Run.Error == "" && c.Status != Skipped {
+		if c.Recovery != nil && !c.Recovery.Recovered && c.Run.Error == "" && c.Status != Skipped {
 			stuck++
 		}
 	}
@@ -83,7 +83,7 @@ func findings(c Cell) string {
 	for _, cr := range c.Run.Crashes {
 		parts = append(parts, "crash "+cr.Detail)
 	}
-	if !c.Recovery.Recovered && c.Run.Error == "" && c.Status != Skipped {
+	if c.Recovery != nil && !c.Recovery.Recovered && c.Run.Error == "" && c.Status != Skipped {
 		parts = append(parts, "did not recover: "+firstLine(c.Recovery.Error))
 	}
 	if c.Run.Error != "" {

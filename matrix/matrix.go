@@ -21,6 +21,7 @@ import (
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/report"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // Spec is what a matrix runs.
@@ -80,7 +81,7 @@ type Cell struct {
 	// Recovery is whether the cluster recovered after the faults were
 	// healed (a leader, every node answering), which the outcome alone
 	// does not say.
-	Recovery harness.Recovery `json:"recovery"`
+	Recovery *verdict.Recovery `json:"recovery,omitempty"`
 
 	sc scenario.Scenario
 }

@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dqtest/dqtest/checker"
-	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/report"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 func TestCellsResolveEveryCombinationAndRefuseMistakes(t *testing.T) {
@@ -83,8 +83,8 @@ func TestJUnitShowsAnExpectedFailureAsAPassThatSaysSo(t *testing.T) {
 	failing := report.RunSummary{Scenario: "bank-disk", Backend: "docker", Verdict: checker.Invalid, Outcome: checker.Invalid,
 		Reasons: []string{"bank checker: 2 anomalies"}, Anomalies: []report.Finding{{Kind: "wrong-total", Detail: "read 90"}}}
 	res := &Result{Name: "m", Start: time.Now(), Cells: []Cell{
-		{Workload: "bank", Nemesis: "disk", ExpectFail: "known bug", Status: ExpectedFail, Run: failing, Recovery: harness.Recovery{Recovered: true}},
-		{Workload: "bank", Nemesis: "kill", Status: Failed, Run: failing, Recovery: harness.Recovery{Error: "n1 does not answer"}},
+		{Workload: "bank", Nemesis: "disk", ExpectFail: "known bug", Status: ExpectedFail, Run: failing, Recovery: &verdict.Recovery{Recovered: true}},
+		{Workload: "bank", Nemesis: "kill", Status: Failed, Run: failing, Recovery: &verdict.Recovery{Error: "n1 does not answer"}},
 		{Workload: "set", Nemesis: "kill", Status: Skipped},
 	}}
 	var b bytes.Buffer
