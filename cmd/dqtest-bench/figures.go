@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // figures are one invocation's measurements.
@@ -23,6 +23,7 @@ type figures struct {
 	Config     config
 	Overhead   []overhead
 	Checkers   []checkerRow
+	Check      *checkBench
 	Verdict    *timeToVerdict
 }
 
@@ -99,10 +100,26 @@ func (f figures) markdown() string {
 		}
 		b.WriteString("\n")
 	}
+	if k := f.Check; k != nil {
+		fmt.Fprintf(&b, "**Checking a stored history, whole process** (`dqtest check --workload register` on a generated linearizable history of %d operations, %d events, %.0f MB of JSONL, %d keys, %d client processes; against a plain Go program in the same invocation: encoding/json into a struct, porcupine.CheckOperations per key, cmd/dqtest-bench/checkbaseline; %d runs each, alternating which goes first; peak RSS from the child's rusage):\n\n",
+			k.Ops, k.Events, float64(k.Bytes)/1e6, k.Keys, k.Processes, len(k.Wall[checkDqtest]))
+		b.WriteString("| program | wall time | per run | peak RSS | per run |\n|---|---:|---|---:|---|\n")
+		for side, name := range []string{"**dqtest check**", "plain encoding/json + porcupine"} {
+			fmt.Fprintf(&b, "| %s | %s | %s | %.0f MB | %s |\n", name, seconds(k.WallMedian[side]), list(k.Wall[side], "%.2f"),
+				k.RSSMedian[side]/1e6, list(scale(k.RSS[side], 1e-6), "%.0f"))
+		}
+		goal := func(r, g float64) string {
+			if r <= g {
+				return fmt.Sprintf("meets the goal of <= %.1fx", g)
+			}
+			return fmt.Sprintf("misses the goal of <= %.1fx", g)
+		}
+		fmt.Fprintf(&b, "| **ratio dqtest / plain** | **%.2fx** (%s) | | **%.2fx** (%s) | |\n\n", k.WallRatio, goal(k.WallRatio, 0.3), k.RSSRatio, goal(k.RSSRatio, 0.5))
+	}
 	if v := f.Verdict; v != nil {
 		fmt.Fprintf(&b, "**Time to verdict** (scenarios/default.yaml, seed 1: 40 s of workload with a partition and a kill; outcomes %s):\n\n", strings.Join(v.Outcomes, ", "))
 		b.WriteString("| run | image build | startup | workload | recovery | teardown | check | total |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
-		row := func(name string, build string, p harness.Phases) {
+		row := func(name string, build string, p verdict.Phases) {
 			fmt.Fprintf(&b, "| %s | %s | %.1f s | %.1f s | %.1f s | %.1f s | %.2f s | **%.1f s** |\n", name, build,
 				p.Startup, p.Workload, p.Recovery, p.Teardown, p.Check, p.Total)
 		}
@@ -126,6 +143,22 @@ func perRound(o overhead, side int) string {
 		parts = append(parts, fmt.Sprintf("%.0f", r[side]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func list(xs []float64, format string) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf(format, x)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func scale(xs []float64, by float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = x * by
+	}
+	return out
 }
 
 func seconds(s float64) string {

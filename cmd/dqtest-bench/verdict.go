@@ -13,6 +13,7 @@ import (
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // timeToVerdict is the default scenario's wall time by phase.
@@ -20,11 +21,11 @@ type timeToVerdict struct {
 	// ColdBuild is the time to build a node image Docker's layer cache
 	// cannot help with; Cold the first run on it.
 	ColdBuild float64
-	Cold      harness.Phases
+	Cold      verdict.Phases
 	// Warm are the runs on an image in use; WarmMedian their medians, phase
 	// by phase.
-	Warm       []harness.Phases
-	WarmMedian harness.Phases
+	Warm       []verdict.Phases
+	WarmMedian verdict.Phases
 	Outcomes   []string
 }
 
@@ -42,11 +43,11 @@ func measureTimeToVerdict(ctx context.Context, c config) (timeToVerdict, error) 
 		return v, err
 	}
 	defer os.RemoveAll(runs)
-	run := func(image string) (harness.Phases, error) {
+	run := func(image string) (verdict.Phases, error) {
 		res, err := harness.Run(ctx, sc, harness.Options{Backend: &docker.Backend{Log: slog.New(slog.DiscardHandler)},
 			Image: image, RunsDir: runs, Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
-			return harness.Phases{}, err
+			return verdict.Phases{}, err
 		}
 		v.Outcomes = append(v.Outcomes, string(res.Outcome))
 		slog.Info("time to verdict", "image", image, "outcome", res.Outcome, "total_s", fmt.Sprintf("%.1f", res.Phases.Total))
@@ -126,20 +127,20 @@ func copyFile(from, to string) error {
 	return out.Close()
 }
 
-func medianPhases(ps []harness.Phases) harness.Phases {
-	pick := func(f func(harness.Phases) float64) float64 {
+func medianPhases(ps []verdict.Phases) verdict.Phases {
+	pick := func(f func(verdict.Phases) float64) float64 {
 		var xs []float64
 		for _, p := range ps {
 			xs = append(xs, f(p))
 		}
 		return median(xs)
 	}
-	return harness.Phases{
-		Startup:  pick(func(p harness.Phases) float64 { return p.Startup }),
-		Workload: pick(func(p harness.Phases) float64 { return p.Workload }),
-		Recovery: pick(func(p harness.Phases) float64 { return p.Recovery }),
-		Teardown: pick(func(p harness.Phases) float64 { return p.Teardown }),
-		Check:    pick(func(p harness.Phases) float64 { return p.Check }),
-		Total:    pick(func(p harness.Phases) float64 { return p.Total }),
+	return verdict.Phases{
+		Startup:  pick(func(p verdict.Phases) float64 { return p.Startup }),
+		Workload: pick(func(p verdict.Phases) float64 { return p.Workload }),
+		Recovery: pick(func(p verdict.Phases) float64 { return p.Recovery }),
+		Teardown: pick(func(p verdict.Phases) float64 { return p.Teardown }),
+		Check:    pick(func(p verdict.Phases) float64 { return p.Check }),
+		Total:    pick(func(p verdict.Phases) float64 { return p.Total }),
 	}
 }

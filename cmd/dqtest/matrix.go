@@ -13,8 +13,8 @@ import (
 
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/docker"
-	"github.com/dqtest/dqtest/matrix"
 	"github.com/dqtest/dqtest/harness/sim"
+	"github.com/dqtest/dqtest/matrix"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/scenario"

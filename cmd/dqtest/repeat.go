@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
-	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // runRepeated runs sc n times (once when n < 2) through run and returns the
@@ -23,7 +23,7 @@ import (
 // often each finding appeared and writes the summary as JSON into the
 // scenario's runs directory.
 func runRepeated(ctx context.Context, sc scenario.Scenario, n int, seedGiven bool, runsDir string, w io.Writer,
-	run func(scenario.Scenario) (*harness.Result, error)) checker.Verdict {
+	run func(scenario.Scenario) (*verdict.Result, error)) checker.Verdict {
 	if n < 2 {
 		res, err := run(sc)
 		if err != nil {
@@ -32,7 +32,7 @@ func runRepeated(ctx context.Context, sc scenario.Scenario, n int, seedGiven boo
 		return res.Outcome
 	}
 	base := sc.Seed
-	results := make([]*harness.Result, 0, n)
+	results := make([]*verdict.Result, 0, n)
 	took := make([]time.Duration, 0, n)
 	for i := 0; i < n && ctx.Err() == nil; i++ {
 		one := sc
@@ -49,7 +49,7 @@ func runRepeated(ctx context.Context, sc scenario.Scenario, n int, seedGiven boo
 		}
 		results = append(results, res)
 	}
-	sum := harness.SummarizeRepeats(sc, results, took)
+	sum := verdict.SummarizeRepeats(sc, results, took)
 	printRepeatSummary(w, sum)
 	if path, err := writeRepeatSummary(runsDir, sum); err != nil {
 		fmt.Fprintf(w, "  (writing the repeat summary: %v)\n", err)
@@ -60,7 +60,7 @@ func runRepeated(ctx context.Context, sc scenario.Scenario, n int, seedGiven boo
 }
 
 // printRepeatSummary prints one line for the repeat and one per finding.
-func printRepeatSummary(w io.Writer, s harness.RepeatSummary) {
+func printRepeatSummary(w io.Writer, s verdict.RepeatSummary) {
 	var counts []string
 	for _, v := range []checker.Verdict{checker.Valid, checker.Invalid, checker.Unknown} {
 		if s.Outcomes[v] > 0 {
@@ -103,7 +103,7 @@ func seedList(seeds []int64) string {
 }
 
 // writeRepeatSummary writes RUNS/<scenario>/repeat-<time>.json.
-func writeRepeatSummary(runsDir string, s harness.RepeatSummary) (string, error) {
+func writeRepeatSummary(runsDir string, s verdict.RepeatSummary) (string, error) {
 	dir := filepath.Join(runsDir, s.Scenario)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
@@ -115,7 +115,7 @@ func writeRepeatSummary(runsDir string, s harness.RepeatSummary) (string, error)
 // printFindings prints, under a run's verdict line, each crash or hang with
 // its evidence: what it was, where it struck, what was in flight, the end
 // of the node's log and how to run it again.
-func printFindings(w io.Writer, res *harness.Result) {
+func printFindings(w io.Writer, res *verdict.Result) {
 	if res == nil {
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/report"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
 )
 
 // runOutput is what `dqtest run` (and `dqtest repro`) report besides the
@@ -56,7 +57,7 @@ func (o *runOutput) begin(sc scenario.Scenario, opts *harness.Options) {
 }
 
 // end records a finished run and prints its verdict line.
-func (o *runOutput) end(sc scenario.Scenario, res *harness.Result, err error) {
+func (o *runOutput) end(sc scenario.Scenario, res *verdict.Result, err error) {
 	sum := report.Summarize(sc.Name, res, err)
 	if o.status != nil {
 		o.status.End(sum.Outcome)
