@@ -29,8 +29,8 @@ func newCleanCommand() *cobra.Command {
 network and volume labelled dqtest.run (or only one run's, with --run). A
 run removes its own on every way out it can see, Ctrl-C included; one
 killed hard (SIGKILL, a crash, a reboot) cannot, and its containers keep
-their addresses in 172.29.0.0/16 and their names. dqtest run warns at the
-start when there are any.
+their addresses in 172.29.0.0/16 and their names. dqtest run and dqtest
+matrix warn at the start when there are any.
 
 This also removes the containers of a run still going (its run then
 fails): look with --dry-run first when another dqtest may be running. The

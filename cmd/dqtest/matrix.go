@@ -133,6 +133,9 @@ reached no verdict (or the matrix was interrupted).`,
 				Image:    image,
 				Log:      slog.Default(),
 			}
+			if spec.Base == nil || spec.Base.Backend == mode.Docker {
+				warnLeftovers(ctx, slog.Default())
+			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintln(w, matrixHeader(spec.Name, len(spec.Workloads), len(spec.Nemeses), out))
 			res, runErr := matrix.Run(ctx, spec, out, opts, func(c matrix.Cell) {
