@@ -48,6 +48,11 @@ type config struct {
 	doc           string
 	only          string
 	cpuProfile    string
+	checkOps      int
+	checkKeys     int
+	checkProcs    int
+	checkRuns     int
+	checkFile     string
 }
 
 func main() {
@@ -64,7 +69,12 @@ func main() {
 	flag.IntVar(&c.benchCount, "count", 5, "checker benchmarks: go test -count")
 	flag.StringVar(&c.readme, "readme", "README.md", "README whose Benchmarks section gets the tables (empty: none)")
 	flag.StringVar(&c.doc, "doc", "docs/benchmarks.md", "file for the full figures (empty: stdout only)")
-	flag.StringVar(&c.only, "only", "overhead,checkers,verdict", "which measurements to make")
+	flag.StringVar(&c.only, "only", "overhead,checkers,check,verdict", "which measurements to make")
+	flag.IntVar(&c.checkOps, "check-ops", 1_000_000, "check: operations in the generated register history")
+	flag.IntVar(&c.checkKeys, "check-keys", 1000, "check: keys of the generated history")
+	flag.IntVar(&c.checkProcs, "check-processes", 64, "check: concurrent client processes of the generated history")
+	flag.IntVar(&c.checkRuns, "check-runs", 3, "check: runs of each side (dqtest check, the plain porcupine program)")
+	flag.StringVar(&c.checkFile, "check-history", "", "check: keep the generated history at this path, and reuse it if it exists (for profiling; default: a temporary file)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write this process's CPU profile here, each overhead side labelled side=<index> (go tool pprof -tagfocus side=1)")
 	flag.Parse()
 	var err error
@@ -134,6 +144,13 @@ func run(ctx context.Context, c config) error {
 			return fmt.Errorf("checker benchmarks: %w", err)
 		}
 		fig.Checkers = rows
+	}
+	if want("check") {
+		b, err := measureCheck(ctx, c)
+		if err != nil {
+			return fmt.Errorf("check benchmark: %w", err)
+		}
+		fig.Check = &b
 	}
 	if want("verdict") {
 		v, err := measureTimeToVerdict(ctx, c)
