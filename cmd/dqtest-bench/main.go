@@ -1,5 +1,5 @@
 // Command dqtest-bench measures dqtest and writes the figures into the
-// README and docs/benchmarks.md (`make bench`). Three measurements, each a
+// README and docs/benchmarks.md (`make bench`). Four measurements, each a
 // median of several runs, each against a baseline measured in the same
 // invocation:
 //
@@ -11,7 +11,13 @@
 //     the same workload's operations at the same concurrency on the same
 //     cluster, rounds alternating which goes first.
 //  2. The checker benchmarks (go test -bench ./checker/), as size → time.
-//  3. Time to verdict: the default scenario's wall time by phase, cold (the
+//  3. Checking a stored history, whole process: `dqtest check --workload
+//     register` on a generated linearizable history of 1,000,000
+//     operations (1,000 keys, 64 processes), side by side with a plain Go
+//     program (cmd/dqtest-bench/checkbaseline: encoding/json into a struct,
+//     porcupine.CheckOperations per key) on the same file: wall time and
+//     peak RSS of each child process, and their ratios.
+//  4. Time to verdict: the default scenario's wall time by phase, cold (the
 //     image built from scratch just before, first run on it) and warm.
 //
 // It needs Docker and the node image (make image); the driver loop is pure
