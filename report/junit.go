@@ -77,6 +77,10 @@ func CaseOf(s RunSummary) Case {
 		fmt.Fprintf(&out, "- %s\n", r)
 	}
 	c.Output = out.String()
+	if s.Skipped != "" {
+		c.Skipped = s.Skipped
+		return c
+	}
 
 	switch s.Outcome {
 	case checker.Valid:

@@ -38,6 +38,10 @@ type RunSummary struct {
 	Phases    verdict.Phases  `json:"phases"`
 	Started   time.Time       `json:"started,omitzero"`
 	Error     string          `json:"error,omitempty"`
+	// Skipped says why a scenario was not run at all: its backend cannot
+	// run it as written (the simulator refusing a fault it cannot model).
+	// A skipped scenario is neither a pass nor a failure.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Finding is an anomaly or a crash in a sentence.

@@ -162,6 +162,12 @@ passes when at least one run showed it and no run showed anything else.`,
 					}
 					break
 				}
+				if sc.Backend == mode.Sim {
+					if err := sim.Supports(sc); err != nil {
+						output.skip(sc.Name, err)
+						continue
+					}
+				}
 				outcome := runRepeated(ctx, sc, repeat, flags.Changed("seed"), out, output.notes(), func(sc scenario.Scenario) (*verdict.Result, error) {
 					opts := harness.Options{
 						Backend:  &docker.Backend{Log: slog.Default()},

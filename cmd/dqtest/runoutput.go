@@ -96,6 +96,13 @@ func (o *runOutput) notRun(name, why string) {
 	o.add(sum)
 }
 
+// skip records a scenario its backend cannot run as written: a skipped
+// test case with the reason, in the JUnit file and the JSON summary.
+func (o *runOutput) skip(name string, why error) {
+	o.add(report.RunSummary{Scenario: name, Verdict: checker.Valid, Outcome: checker.Valid, Skipped: why.Error()})
+	fmt.Fprintf(o.notes(), "SKIPPED %s: %v\n", name, why)
+}
+
 // refuse records every scenario given as not run because of err (a bad
 // flag, a bad scenario file among them), writes the --json summary and the
 // --junit file anyway, and returns err as a harness error: a CI gate sees
