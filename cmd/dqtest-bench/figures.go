@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -34,7 +35,23 @@ const (
 )
 
 func (f figures) write(c config) error {
-	body := f.markdown()
+	// Tables this run did not measure (-only) are kept from the previous
+	// figures: the README's section, else the doc.
+	var previous string
+	if c.readme != "" {
+		if readme, err := os.ReadFile(c.readme); err == nil {
+			i, j := bytes.Index(readme, []byte(markStart)), bytes.Index(readme, []byte(markEnd))
+			if i >= 0 && j > i {
+				previous = string(readme[i+len(markStart) : j])
+			}
+		}
+	}
+	if previous == "" && c.doc != "" {
+		if doc, err := os.ReadFile(c.doc); err == nil {
+			previous = string(doc)
+		}
+	}
+	body := f.markdown(previous)
 	fmt.Print(body)
 	if c.doc != "" {
 		doc := "# Benchmarks\n\nWritten by `make bench` (cmd/dqtest-bench); the README's Benchmarks section\nholds the same tables.\n\n" + body
@@ -60,10 +77,92 @@ func (f figures) write(c config) error {
 	return os.WriteFile(c.readme, out, 0o644)
 }
 
-func (f figures) markdown() string {
+// The measurements' tables, in the order they appear, each known by the
+// start of its heading.
+var blockHeadings = []struct{ name, heading string }{
+	{"overhead", "**Harness overhead"},
+	{"checkers", "**Checkers**"},
+	{"check", "**Checking a stored history"},
+	{"verdict", "**Time to verdict**"},
+}
+
+var (
+	measuredOn = regexp.MustCompile(`Measured (\d{4}-\d{2}-\d{2})`)
+	keptFrom   = regexp.MustCompile(`(\w+) \((\d{4}-\d{2}-\d{2})\)`)
+)
+
+const keptLine = "Kept from earlier runs (not measured in this one): "
+
+// previousBlocks cuts earlier figures into their measurements' tables and
+// finds the date each was measured.
+func previousBlocks(previous string) (blocks, dates map[string]string) {
+	blocks, dates = map[string]string{}, map[string]string{}
+	measured := ""
+	if m := measuredOn.FindStringSubmatch(previous); m != nil {
+		measured = m[1]
+	}
+	current := ""
+	for _, line := range strings.SplitAfter(previous, "\n") {
+		if rest, ok := strings.CutPrefix(line, keptLine); ok {
+			for _, m := range keptFrom.FindAllStringSubmatch(rest, -1) {
+				dates[m[1]] = m[2]
+			}
+			continue
+		}
+		for _, h := range blockHeadings {
+			if strings.HasPrefix(line, h.heading) {
+				current = h.name
+			}
+		}
+		if current != "" {
+			blocks[current] += line
+		}
+	}
+	for name := range blocks {
+		if dates[name] == "" {
+			dates[name] = measured
+		}
+	}
+	return blocks, dates
+}
+
+func (f figures) markdown(previous string) string {
+	made := map[string]string{}
+	if len(f.Overhead) > 0 {
+		made["overhead"] = f.overheadMarkdown()
+	}
+	if len(f.Checkers) > 0 {
+		made["checkers"] = f.checkersMarkdown()
+	}
+	if f.Check != nil {
+		made["check"] = f.checkMarkdown()
+	}
+	if f.Verdict != nil {
+		made["verdict"] = f.verdictMarkdown()
+	}
+	old, dates := previousBlocks(previous)
+	var kept []string
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured %s on %s; every figure is a median. Before it started, other work kept the machine's CPUs %.0f%% busy.\n\n",
 		f.Started.UTC().Format("2006-01-02"), f.Machine, 100*f.Background)
+	var tables strings.Builder
+	for _, h := range blockHeadings {
+		if m, ok := made[h.name]; ok {
+			tables.WriteString(strings.TrimRight(m, "\n") + "\n\n")
+		} else if o, ok := old[h.name]; ok {
+			tables.WriteString(strings.TrimRight(o, "\n") + "\n\n")
+			kept = append(kept, fmt.Sprintf("%s (%s)", h.name, dates[h.name]))
+		}
+	}
+	if len(kept) > 0 {
+		b.WriteString(keptLine + strings.Join(kept, ", ") + ".\n\n")
+	}
+	b.WriteString(tables.String())
+	return b.String()
+}
+
+func (f figures) overheadMarkdown() string {
+	var b strings.Builder
 	for _, o := range f.Overhead {
 		c := f.Config
 		fmt.Fprintf(&b, "**Harness overhead, %d %s** (register workload, mix %s, no rate limit, no faults, a 3-node docker cluster, %d rounds of %s per side, rotating which side goes first):\n\n",
@@ -88,7 +187,12 @@ func (f figures) markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	if len(f.Checkers) > 0 {
+	return b.String()
+}
+
+func (f figures) checkersMarkdown() string {
+	var b strings.Builder
+	{
 		fmt.Fprintf(&b, "**Checkers** (`go test -bench . -benchtime 1x -count %d ./checker/`: one whole check of a valid generated history per sample):\n\n", f.Config.benchCount)
 		b.WriteString("| checker | history | time per check | ops/s checked |\n|---|---|---:|---:|\n")
 		for _, r := range f.Checkers {
@@ -100,9 +204,14 @@ func (f figures) markdown() string {
 		}
 		b.WriteString("\n")
 	}
+	return b.String()
+}
+
+func (f figures) checkMarkdown() string {
+	var b strings.Builder
 	if k := f.Check; k != nil {
-		fmt.Fprintf(&b, "**Checking a stored history, whole process** (`dqtest check --workload register` on a generated linearizable history of %d operations, %d events, %.0f MB of JSONL, %d keys, %d client processes; against a plain Go program in the same invocation: encoding/json into a struct, porcupine.CheckOperations per key, cmd/dqtest-bench/checkbaseline; %d runs each, alternating which goes first; peak RSS from the child's rusage):\n\n",
-			k.Ops, k.Events, float64(k.Bytes)/1e6, k.Keys, k.Processes, len(k.Wall[checkDqtest]))
+		fmt.Fprintf(&b, "**Checking a stored history, whole process** (`dqtest check --workload register` on a generated linearizable history of %d operations, %d events, %.0f MB of JSONL, %d keys, %d client processes; against a plain Go program in the same invocation: encoding/json into a struct, porcupine.CheckOperations per key, cmd/dqtest-bench/checkbaseline; %d %s each, alternating which goes first; peak RSS from the child's rusage):\n\n",
+			k.Ops, k.Events, float64(k.Bytes)/1e6, k.Keys, k.Processes, len(k.Wall[checkDqtest]), plural(len(k.Wall[checkDqtest]), "run", "runs"))
 		b.WriteString("| program | wall time | per run | peak RSS | per run |\n|---|---:|---|---:|---|\n")
 		for side, name := range []string{"**dqtest check**", "plain encoding/json + porcupine"} {
 			fmt.Fprintf(&b, "| %s | %s | %s | %.0f MB | %s |\n", name, seconds(k.WallMedian[side]), list(k.Wall[side], "%.2f"),
@@ -116,6 +225,11 @@ func (f figures) markdown() string {
 		}
 		fmt.Fprintf(&b, "| **ratio dqtest / plain** | **%.2fx** (%s) | | **%.2fx** (%s) | |\n\n", k.WallRatio, goal(k.WallRatio, 0.3), k.RSSRatio, goal(k.RSSRatio, 0.5))
 	}
+	return b.String()
+}
+
+func (f figures) verdictMarkdown() string {
+	var b strings.Builder
 	if v := f.Verdict; v != nil {
 		fmt.Fprintf(&b, "**Time to verdict** (scenarios/default.yaml, seed 1: 40 s of workload with a partition and a kill; outcomes %s):\n\n", strings.Join(v.Outcomes, ", "))
 		b.WriteString("| run | image build | startup | workload | recovery | teardown | check | total |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
