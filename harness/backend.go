@@ -5,6 +5,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 
 	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/mode"
@@ -60,4 +61,15 @@ type Backend interface {
 	// ones at least); a scenario needing another is refused before it runs.
 	Capabilities() []nemesis.Capability
 	Up(ctx context.Context, spec ClusterSpec) (Cluster, error)
+}
+
+// ErrAlreadyRunning is what a Cluster's Start wraps when the node's Node
+// was running already (a restarted process starts itself).
+var ErrAlreadyRunning = errors.New("the node is running already")
+
+// StatusReader is a Cluster that can ask a node whether its Node runs (its
+// process may run with the Node stopped): the docker backend. The run
+// starts such nodes again before the final reads.
+type StatusReader interface {
+	NodeRunning(ctx context.Context, node string) (bool, error)
 }

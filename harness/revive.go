@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/dqtest/dqtest/history"
-	"github.com/dqtest/dqtest/node/control"
 )
 
 // Revive is the nemesis event of the harness bringing a node back for the
@@ -39,15 +38,14 @@ func (r *run) revive(ctx context.Context) {
 			r.log.Info("revive: restarted a dead node", "node", n, "exit_code", exit.ExitCode, "signal", exit.Signal, "error", e.Error)
 			r.rec.write(e)
 		}
-		st, ok := r.nodeStatus(rctx, n)
-		if !ok || st.Running {
+		running, ok := r.nodeRunning(rctx, n)
+		if !ok || running {
 			continue
 		}
 		sctx, scancel := context.WithTimeout(rctx, r.stepTimeout())
 		err = r.cluster.Start(sctx, n)
 		scancel()
-		var ce *control.Error
-		if errors.As(err, &ce) && ce.Kind == control.KindAlreadyRunning {
+		if errors.Is(err, ErrAlreadyRunning) {
 			continue // it was starting already (a restarted process starts itself)
 		}
 		e := history.Event{Process: history.Nemesis, Type: history.Info, F: Revive, Nodes: []string{n}, Value: map[string]any{"start": true}}
@@ -59,29 +57,23 @@ func (r *run) revive(ctx context.Context) {
 	}
 }
 
-// statusReader is a backend cluster that can ask a node for its status
-// (docker).
-type statusReader interface {
-	Status(ctx context.Context, node string) (control.Status, error)
-}
-
-// nodeStatus asks the node for its status, if the backend can; ok is false
-// when it cannot or the node does not answer.
-func (r *run) nodeStatus(ctx context.Context, node string) (control.Status, bool) {
+// nodeRunning asks the node whether its Node runs, if the backend can (a
+// StatusReader); ok is false when it cannot or the node does not answer.
+func (r *run) nodeRunning(ctx context.Context, node string) (running, ok bool) {
 	var c Cluster = r.cluster
 	if r.watched != nil {
 		c = r.watched.Cluster
 	}
-	sr, ok := c.(statusReader)
-	if !ok {
-		return control.Status{}, false
+	sr, can := c.(StatusReader)
+	if !can {
+		return false, false
 	}
 	sctx, cancel := context.WithTimeout(ctx, r.sc.OpTimeout)
 	defer cancel()
-	st, err := sr.Status(sctx, node)
+	running, err := sr.NodeRunning(sctx, node)
 	if err != nil {
 		r.log.Warn("revive: node status", "node", node, "error", err)
-		return control.Status{}, false
+		return false, false
 	}
-	return st, true
+	return running, true
 }

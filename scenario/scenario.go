@@ -110,6 +110,10 @@ func (c CheckerOptions) ConvergenceOn() bool { return c.Convergence == nil || *c
 // a few seconds at most.
 const DefaultStopDeadline = 20 * time.Second
 
+// DefaultCheckerBudget bounds a check when the scenario does not say (and
+// for a bare history checked without one): past it the verdict is unknown.
+const DefaultCheckerBudget = 60 * time.Second
+
 // Default is what an empty scenario file means: the register
 // workload on three real nodes for a minute, with no faults.
 func Default() Scenario {
@@ -125,7 +129,7 @@ func Default() Scenario {
 		OpTimeout:         5 * time.Second,
 		RecoveryTimeout:   60 * time.Second,
 		FinalReadsTimeout: 30 * time.Second,
-		Checker:           CheckerOptions{TimeBudget: 60 * time.Second, Consistency: checker.StrictSerializable},
+		Checker:           CheckerOptions{TimeBudget: DefaultCheckerBudget, Consistency: checker.StrictSerializable},
 	}
 }
 
@@ -267,19 +271,12 @@ func (sc *Scenario) resolvePlan() ([]nemesis.Step, error) {
 	return plan, sc.Expect.resolve()
 }
 
-// workloadParamRE finds the parameter an error from workloads.Resolve is
-// about: "workload bank: parameter keys does not apply", "workload bank:
-// accounts must be at least 2", "workload register: mix: ...".
-var workloadParamRE = regexp.MustCompile(`^workload [^:]+: (?:parameter )?([a-z_]+)`)
-
 // workloadField names the field an error from workloads.Resolve is about,
 // so the error points at its line.
 func workloadField(err error) string {
-	if strings.HasPrefix(err.Error(), "unknown workload") {
-		return "workload.name"
-	}
-	if m := workloadParamRE.FindStringSubmatch(err.Error()); m != nil {
-		return "workload." + m[1]
+	var pe *workloads.ParamError
+	if errors.As(err, &pe) {
+		return "workload." + pe.Param
 	}
 	return "workload"
 }

@@ -183,8 +183,8 @@ func CheckerFor(rs *scenario.Resolved) checker.Checker {
 }
 
 // TimeBudget bounds a check when neither the caller nor a scenario says
-// otherwise.
-const TimeBudget = 60 * time.Second
+// otherwise (a bare history): the scenario's default.
+const TimeBudget = scenario.DefaultCheckerBudget
 
 func runChecker(ctx context.Context, in Input) checker.Result {
 	ck := in.Checker

@@ -117,9 +117,24 @@ func New(name string, p Params) (Workload, error) {
 	k := kinds[name]
 	m, err := newMix(k.defaults.Mix, p.Mix)
 	if err != nil {
-		return nil, fmt.Errorf("workload %s: %w", name, err)
+		return nil, paramErr(name, "mix", fmt.Sprintf("workload %s: %v", name, err))
 	}
 	return k.build(p, m), nil
+}
+
+// ParamError is a workload name or parameter that cannot be used. Param
+// names the scenario field under workload: ("name" for the workload's
+// name), so a scenario error can point at its line.
+type ParamError struct {
+	Workload string
+	Param    string
+	text     string
+}
+
+func (e *ParamError) Error() string { return e.text }
+
+func paramErr(workload, param, text string) error {
+	return &ParamError{Workload: workload, Param: param, text: text}
 }
 
 // Resolve returns p with its zero fields set to the named workload's
@@ -128,11 +143,11 @@ func New(name string, p Params) (Workload, error) {
 func Resolve(name string, p Params) (Params, error) {
 	k, ok := kinds[name]
 	if !ok {
-		return Params{}, fmt.Errorf("unknown workload %q (known: %s)", name, strings.Join(Names(), ", "))
+		return Params{}, paramErr(name, "name", fmt.Sprintf("unknown workload %q (known: %s)", name, strings.Join(Names(), ", ")))
 	}
 	for _, f := range fields {
 		if f.set(&p) && !slices.Contains(k.applies, f.name) {
-			return Params{}, fmt.Errorf("workload %s: parameter %s does not apply (it takes %s)", name, f.name, strings.Join(k.applies, ", "))
+			return Params{}, paramErr(name, f.name, fmt.Sprintf("workload %s: parameter %s does not apply (it takes %s)", name, f.name, strings.Join(k.applies, ", ")))
 		}
 	}
 	d := k.defaults
@@ -151,7 +166,7 @@ func Resolve(name string, p Params) (Params, error) {
 		return Params{}, err
 	}
 	if _, err := newMix(d.Mix, p.Mix); err != nil {
-		return Params{}, fmt.Errorf("workload %s: %w", name, err)
+		return Params{}, paramErr(name, "mix", fmt.Sprintf("workload %s: %v", name, err))
 	}
 	return p, nil
 }
@@ -173,7 +188,7 @@ func validate(name string, p Params, applies []string) error {
 	}
 	for _, c := range checks {
 		if c.bad && slices.Contains(applies, c.field) {
-			return fmt.Errorf("workload %s: %s must be %s", name, c.field, c.want)
+			return paramErr(name, c.field, fmt.Sprintf("workload %s: %s must be %s", name, c.field, c.want))
 		}
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +38,7 @@ func runRepeated(ctx context.Context, sc scenario.Scenario, n int, seedGiven boo
 		if seedGiven {
 			one.Seed = base + int64(i)
 		} else {
-			one.Seed = rand.Int64N(1<<53) + 1
+			one.Seed = scenario.NewSeed()
 		}
 		began := time.Now()
 		res, err := run(one)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/node/control"
 )
 
@@ -226,8 +227,20 @@ func (c *Cluster) Stop(ctx context.Context, name string) error {
 // process, on its data directory, rejoining the cluster it was part of.
 func (c *Cluster) Start(ctx context.Context, name string) error {
 	return c.nodeOp(ctx, "start", name, func(ctx context.Context, n *node) error {
-		return c.ctl.client(n).Start(ctx)
+		err := c.ctl.client(n).Start(ctx)
+		var ce *control.Error
+		if errors.As(err, &ce) && ce.Kind == control.KindAlreadyRunning {
+			return fmt.Errorf("%w: %w", harness.ErrAlreadyRunning, err)
+		}
+		return err
 	})
+}
+
+// NodeRunning implements harness.StatusReader: whether the node's Node
+// runs, from its control API's status.
+func (c *Cluster) NodeRunning(ctx context.Context, name string) (bool, error) {
+	st, err := c.Status(ctx, name)
+	return st.Running, err
 }
 
 // Handover implements nemesis.Cluster.

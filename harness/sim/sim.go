@@ -21,13 +21,16 @@ import (
 
 	"github.com/dqtest/dqtest/converge"
 	"github.com/dqtest/dqtest/history"
+	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/workloads"
 )
 
 // Config is one simulated run. Zero fields take the defaults named below.
 type Config struct {
-	// Nodes is the cluster size, 1 to 63; nodes are named n1..nN.
+	// Nodes is the cluster size, 1 to mode.MaxNodes; nodes are named
+	// n1..nN. (Scenarios allow the odd sizes of mode.ClusterSizes; the
+	// simulator's own tests also use even ones.)
 	Nodes int
 	// Workload gives the operations (its Name and Generator; the simulator
 	// executes operations itself, at the level of docs/history.md).
@@ -35,8 +38,8 @@ type Config struct {
 	// Params are the workload's parameters as the scenario gives them; the
 	// simulator needs the bank's accounts, total and allow_negative.
 	Params workloads.Params
-	// Concurrency is the number of client slots; slot i is bound to node
-	// i mod Nodes. Default 5.
+	// Concurrency is the number of client slots, at least 1 (a scenario's
+	// default is two per node); slot i is bound to node i mod Nodes.
 	Concurrency int
 	// Rate is operations per second over all slots; 0 means as fast as the
 	// cluster answers.
@@ -138,16 +141,13 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 }
 
 func newCluster(ctx context.Context, cfg Config) (*cluster, error) {
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = 5
-	}
 	if cfg.OpTimeout == 0 {
 		cfg.OpTimeout = 5 * time.Second
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if cfg.Nodes < 1 || cfg.Nodes > 63 {
-		bad("nodes must be 1 to 63, got %d", cfg.Nodes)
+	if cfg.Nodes < 1 || cfg.Nodes > mode.MaxNodes {
+		bad("nodes must be 1 to %d, got %d", mode.MaxNodes, cfg.Nodes)
 	}
 	if cfg.Workload == nil {
 		bad("a workload is required")

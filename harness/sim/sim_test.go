@@ -346,13 +346,14 @@ func TestCrashOnDoubleStopLooksLikeDqliteIssue737ToTheCrashDetector(t *testing.T
 func TestBadConfigsAreRefusedWithAReason(t *testing.T) {
 	w, err := workloads.New("register", workloads.Params{})
 	require.NoError(t, err)
-	good := Config{Nodes: 3, Workload: w, Duration: time.Second}
+	good := Config{Nodes: 3, Workload: w, Concurrency: 6, Duration: time.Second}
 	for _, tc := range []struct {
 		edit func(*Config)
 		want string
 	}{
-		{func(c *Config) { c.Nodes = 0 }, "nodes must be 1 to 63"},
-		{func(c *Config) { c.Nodes = 64 }, "nodes must be 1 to 63"},
+		{func(c *Config) { c.Nodes = 0 }, "nodes must be 1 to 7"},
+		{func(c *Config) { c.Nodes = 8 }, "nodes must be 1 to 7"},
+		{func(c *Config) { c.Concurrency = 0 }, "concurrency must be at least 1"},
 		{func(c *Config) { c.Workload = nil }, "a workload is required"},
 		{func(c *Config) { c.Concurrency = -1 }, "concurrency must be at least 1"},
 		{func(c *Config) { c.Rate = -5 }, "rate must be 0 or more"},
@@ -373,7 +374,7 @@ func TestBadConfigsAreRefusedWithAReason(t *testing.T) {
 func TestOperationsTheSimulatorCannotParseFailWithoutBeingSent(t *testing.T) {
 	w, err := workloads.New("bank", workloads.Params{})
 	require.NoError(t, err)
-	c, err := newCluster(context.Background(), Config{Nodes: 1, Workload: w, Duration: time.Second})
+	c, err := newCluster(context.Background(), Config{Nodes: 1, Workload: w, Concurrency: 5, Duration: time.Second})
 	require.NoError(t, err)
 	var events eventLog
 	c.rec = &events
@@ -396,7 +397,7 @@ func TestRunStopsWhenItsContextEnds(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = Run(ctx, Config{Nodes: 3, Workload: w, Duration: time.Hour})
+	_, err = Run(ctx, Config{Nodes: 3, Workload: w, Concurrency: 5, Duration: time.Hour})
 	require.ErrorIs(t, err, context.Canceled)
 }
 
