@@ -23,9 +23,11 @@ type checkBench struct {
 	Bytes                int64
 	// Wall and RSS are per run: wall seconds and peak resident set size in
 	// bytes, [0] dqtest, [1] the baseline.
-	Wall, RSS             [2][]float64
-	WallMedian, RSSMedian [2]float64
-	WallRatio, RSSRatio   float64
+	// CPU is user plus system time in seconds: less sensitive than wall
+	// time to other work on the machine.
+	Wall, RSS, CPU                   [2][]float64
+	WallMedian, RSSMedian, CPUMedian [2]float64
+	WallRatio, RSSRatio, CPURatio    float64
 	Command               string
 }
 
@@ -81,19 +83,23 @@ func measureCheck(ctx context.Context, c config) (checkBench, error) {
 	for round := 0; round < c.checkRuns; round++ {
 		for i := range 2 {
 			side := (round + i) % 2
-			wall, rss, err := runMeasured(ctx, cmds[side])
+			wall, cpu, rss, err := runMeasured(ctx, cmds[side])
 			if err != nil {
 				return b, err
 			}
-			slog.Info("check benchmark", "side", []string{"dqtest", "baseline"}[side], "round", round, "wall_s", fmt.Sprintf("%.2f", wall), "rss_mb", rss/1_000_000)
+			slog.Info("check benchmark", "side", []string{"dqtest", "baseline"}[side], "round", round,
+				"wall_s", fmt.Sprintf("%.2f", wall), "cpu_s", fmt.Sprintf("%.2f", cpu), "rss_mb", rss/1_000_000)
 			b.Wall[side] = append(b.Wall[side], wall)
+			b.CPU[side] = append(b.CPU[side], cpu)
 			b.RSS[side] = append(b.RSS[side], float64(rss))
 		}
 	}
 	for side := range 2 {
 		b.WallMedian[side] = median(b.Wall[side])
 		b.RSSMedian[side] = median(b.RSS[side])
+		b.CPUMedian[side] = median(b.CPU[side])
 	}
+	b.CPURatio = b.CPUMedian[checkDqtest] / b.CPUMedian[checkBaseline]
 	b.WallRatio = b.WallMedian[checkDqtest] / b.WallMedian[checkBaseline]
 	b.RSSRatio = b.RSSMedian[checkDqtest] / b.RSSMedian[checkBaseline]
 	return b, nil
@@ -101,23 +107,25 @@ func measureCheck(ctx context.Context, c config) (checkBench, error) {
 
 // runMeasured runs argv to completion, requires exit status 0 (the history
 // is linearizable: anything else is a broken benchmark), and returns its
-// wall time in seconds and peak resident set size in bytes.
-func runMeasured(ctx context.Context, argv []string) (float64, int64, error) {
+// wall and CPU (user + system) time in seconds and its peak resident set
+// size in bytes.
+func runMeasured(ctx context.Context, argv []string) (wall, cpu float64, rss int64, err error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdout = io.Discard
 	var stderr limitedBuffer
 	cmd.Stderr = &stderr
 	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start).Seconds()
+	err = cmd.Run()
+	wall = time.Since(start).Seconds()
 	if err != nil {
-		return 0, 0, fmt.Errorf("%v: %w\n%s", argv, err, stderr.b)
+		return 0, 0, 0, fmt.Errorf("%v: %w\n%s", argv, err, stderr.b)
 	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
-		return 0, 0, fmt.Errorf("%v: no resource usage", argv)
+		return 0, 0, 0, fmt.Errorf("%v: no resource usage", argv)
 	}
-	return wall, ru.Maxrss << 10, nil // Linux reports kilobytes
+	cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	return wall, cpu, ru.Maxrss << 10, nil // Linux reports kilobytes
 }
 
 // limitedBuffer keeps the first 64 KiB written to it.

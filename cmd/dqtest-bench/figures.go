@@ -212,10 +212,10 @@ func (f figures) checkMarkdown() string {
 	if k := f.Check; k != nil {
 		fmt.Fprintf(&b, "**Checking a stored history, whole process** (`dqtest check --workload register` on a generated linearizable history of %d operations, %d events, %.0f MB of JSONL, %d keys, %d client processes; against a plain Go program in the same invocation: encoding/json into a struct, porcupine.CheckOperations per key, cmd/dqtest-bench/checkbaseline; %d %s each, alternating which goes first; peak RSS from the child's rusage):\n\n",
 			k.Ops, k.Events, float64(k.Bytes)/1e6, k.Keys, k.Processes, len(k.Wall[checkDqtest]), plural(len(k.Wall[checkDqtest]), "run", "runs"))
-		b.WriteString("| program | wall time | per run | peak RSS | per run |\n|---|---:|---|---:|---|\n")
+		b.WriteString("| program | wall time | per run | peak RSS | per run | CPU time (user + system) | per run |\n|---|---:|---|---:|---|---:|---|\n")
 		for side, name := range []string{"**dqtest check**", "plain encoding/json + porcupine"} {
-			fmt.Fprintf(&b, "| %s | %s | %s | %.0f MB | %s |\n", name, seconds(k.WallMedian[side]), list(k.Wall[side], "%.2f"),
-				k.RSSMedian[side]/1e6, list(scale(k.RSS[side], 1e-6), "%.0f"))
+			fmt.Fprintf(&b, "| %s | %s | %s | %.0f MB | %s | %s | %s |\n", name, seconds(k.WallMedian[side]), list(k.Wall[side], "%.2f"),
+				k.RSSMedian[side]/1e6, list(scale(k.RSS[side], 1e-6), "%.0f"), seconds(k.CPUMedian[side]), list(k.CPU[side], "%.2f"))
 		}
 		goal := func(r, g float64) string {
 			if r <= g {
@@ -223,7 +223,8 @@ func (f figures) checkMarkdown() string {
 			}
 			return fmt.Sprintf("misses the goal of <= %.1fx", g)
 		}
-		fmt.Fprintf(&b, "| **ratio dqtest / plain** | **%.2fx** (%s) | | **%.2fx** (%s) | |\n\n", k.WallRatio, goal(k.WallRatio, 0.3), k.RSSRatio, goal(k.RSSRatio, 0.5))
+		fmt.Fprintf(&b, "| **ratio dqtest / plain** | **%.2fx** (%s) | | **%.2fx** (%s) | | %.2fx | |\n\n",
+			k.WallRatio, goal(k.WallRatio, 0.3), k.RSSRatio, goal(k.RSSRatio, 0.5), k.CPURatio)
 	}
 	return b.String()
 }

@@ -17,13 +17,14 @@ func TestMarkdownKeepsTheTablesThisRunDidNotMeasure(t *testing.T) {
 		"**Time to verdict** (old):\n\n| cold | 1 s |\n\nCold adds the image build.\n"
 	f := figures{Started: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC), Machine: "test machine",
 		Check: &checkBench{Ops: 10, Events: 20, Keys: 1, Processes: 2,
-			Wall: [2][]float64{{1}, {2}}, RSS: [2][]float64{{1e6}, {2e6}}, WallMedian: [2]float64{1, 2}, RSSMedian: [2]float64{1e6, 2e6}, WallRatio: 0.5, RSSRatio: 0.5}}
+			Wall: [2][]float64{{1}, {2}}, RSS: [2][]float64{{1e6}, {2e6}}, WallMedian: [2]float64{1, 2}, RSSMedian: [2]float64{1e6, 2e6}, WallRatio: 0.5, RSSRatio: 0.5,
+			CPU: [2][]float64{{1}, {4}}, CPUMedian: [2]float64{1, 4}, CPURatio: 0.25}}
 	got := f.markdown(previous)
 
 	require.True(t, strings.HasPrefix(got, "Measured 2026-12-06 on test machine"), got)
 	require.Contains(t, got, "Kept from earlier runs (not measured in this one): overhead (2026-12-05), checkers (2026-12-05), verdict (2026-12-05).")
 	require.NotContains(t, got, "old check", "the check table was measured again")
-	require.Contains(t, got, "| **ratio dqtest / plain** | **0.50x** (misses the goal of <= 0.3x) | | **0.50x** (meets the goal of <= 0.5x) | |")
+	require.Contains(t, got, "| **ratio dqtest / plain** | **0.50x** (misses the goal of <= 0.3x) | | **0.50x** (meets the goal of <= 0.5x) | | 0.25x | |")
 	order := []string{"**Harness overhead, 1 client**", "**Harness overhead, 6 clients**", "**Checkers**", "**Checking a stored history", "**Time to verdict**", "Cold adds the image build."}
 	last := -1
 	for _, s := range order {
