@@ -28,7 +28,7 @@ type checkBench struct {
 	Wall, RSS, CPU                   [2][]float64
 	WallMedian, RSSMedian, CPUMedian [2]float64
 	WallRatio, RSSRatio, CPURatio    float64
-	Command               string
+	Command                          string
 }
 
 const (
