@@ -6,6 +6,7 @@ import (
 
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/node/control"
+	"github.com/dqtest/dqtest/node/dqclient"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -21,9 +22,9 @@ func (c *Cluster) Client(name string) workloads.Client {
 		return unknownNode{err}
 	}
 	if c.spec.ClientMode == mode.ClientDirect {
-		return directClient{name: name, cl: c.directClient(n)}
+		return viaDirect(name, c.directClient(n))
 	}
-	return nodeClient{name: name, api: c.ctl.client(n)}
+	return viaNode(name, c.ctl.client(n))
 }
 
 // DirectClient is Client in the direct client mode, whatever the cluster's
@@ -34,48 +35,70 @@ func (c *Cluster) DirectClient(name string) workloads.Client {
 	if err != nil {
 		return unknownNode{err}
 	}
-	return directClient{name: name, cl: c.directClient(n)}
+	return viaDirect(name, c.directClient(n))
 }
 
-type nodeClient struct {
+// stmtClient is the one workloads.Client adapter, over either path to
+// dqlite: a node's control API (viaNode) or dqclient straight to the leader
+// (viaDirect). Both speak control.Statement and control.Result, and both
+// classify errors the same way (dqclient's classification, which the node
+// runs too); errors are wrapped with the node's name. Every call carries a
+// deadline: the caller's, or defaultCallTimeout (the control client sends
+// the remaining time as the request's timeout_ms, so the node gives up when
+// the caller does).
+type stmtClient struct {
 	name string
-	api  *control.Client
+	// path is "node" or "direct" (mode.Client), for tests and logs.
+	path  mode.Client
+	exec  func(ctx context.Context, sql string, args ...any) (control.Result, error)
+	query func(ctx context.Context, sql string, args ...any) ([]map[string]any, error)
+	txn   func(ctx context.Context, stmts []control.Statement) ([]control.Result, error)
 }
 
-// Every call carries a deadline: the caller's, or defaultCallTimeout. The
-// control client sends the remaining time as the request's timeout_ms, so
-// the node gives up when the caller does.
+// viaNode is a node's client through its control API.
+func viaNode(name string, api *control.Client) stmtClient {
+	return stmtClient{name: name, path: mode.ClientNode, exec: api.Exec, query: api.Query, txn: api.Txn}
+}
 
-func (nc nodeClient) Exec(ctx context.Context, sql string, args ...any) (workloads.StmtResult, error) {
+// viaDirect is a node's client straight to the leader it names (direct.go).
+func viaDirect(name string, cl *dqclient.Client) stmtClient {
+	exec := func(ctx context.Context, sql string, args ...any) (control.Result, error) {
+		id, affected, err := cl.Exec(ctx, sql, args...)
+		return control.Result{LastInsertID: id, RowsAffected: affected}, err
+	}
+	return stmtClient{name: name, path: mode.ClientDirect, exec: exec, query: cl.Query, txn: cl.Txn}
+}
+
+func (sc stmtClient) Exec(ctx context.Context, sql string, args ...any) (workloads.StmtResult, error) {
 	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
 	defer cancel()
-	res, err := nc.api.Exec(ctx, sql, args...)
+	res, err := sc.exec(ctx, sql, args...)
 	if err != nil {
-		return workloads.StmtResult{}, fmt.Errorf("%s: %w", nc.name, err)
+		return workloads.StmtResult{}, fmt.Errorf("%s: %w", sc.name, err)
 	}
 	return workloads.StmtResult{LastInsertID: res.LastInsertID, RowsAffected: res.RowsAffected}, nil
 }
 
-func (nc nodeClient) Query(ctx context.Context, sql string, args ...any) ([]map[string]any, error) {
+func (sc stmtClient) Query(ctx context.Context, sql string, args ...any) ([]map[string]any, error) {
 	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
 	defer cancel()
-	rows, err := nc.api.Query(ctx, sql, args...)
+	rows, err := sc.query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", nc.name, err)
+		return nil, fmt.Errorf("%s: %w", sc.name, err)
 	}
 	return rows, nil
 }
 
-func (nc nodeClient) Txn(ctx context.Context, stmts []workloads.Stmt) ([]workloads.StmtResult, error) {
+func (sc stmtClient) Txn(ctx context.Context, stmts []workloads.Stmt) ([]workloads.StmtResult, error) {
 	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
 	defer cancel()
 	req := make([]control.Statement, len(stmts))
 	for i, s := range stmts {
 		req[i] = control.Statement{SQL: s.SQL, Args: s.Args}
 	}
-	results, err := nc.api.Txn(ctx, req)
+	results, err := sc.txn(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", nc.name, err)
+		return nil, fmt.Errorf("%s: %w", sc.name, err)
 	}
 	out := make([]workloads.StmtResult, len(results))
 	for i, r := range results {

@@ -94,7 +94,7 @@ func (c *Cluster) readOwnState(ctx context.Context, n *node, id uint64, queries 
 			return converge.State{}, err
 		}
 	}
-	state := workloads.ReadState(ctx, nodeClient{name: n.name, api: api}, n.name, queries)
+	state := workloads.ReadState(ctx, viaNode(n.name, api), n.name, queries)
 	if state.Err != "" {
 		return converge.State{}, errors.New(state.Err)
 	}

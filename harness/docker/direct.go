@@ -2,12 +2,10 @@ package docker
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/canonical/go-dqlite/v2/client"
 
 	"github.com/dqtest/dqtest/node/dqclient"
-	"github.com/dqtest/dqtest/workloads"
 )
 
 // The direct client mode (mode.ClientDirect): a node's client is a
@@ -45,49 +43,4 @@ func (c *Cluster) closeDirect() {
 	for _, cl := range clients {
 		cl.Close()
 	}
-}
-
-type directClient struct {
-	name string
-	cl   *dqclient.Client
-}
-
-// Every call carries a deadline: the caller's, or defaultCallTimeout.
-
-func (d directClient) Exec(ctx context.Context, sql string, args ...any) (workloads.StmtResult, error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	id, affected, err := d.cl.Exec(ctx, sql, args...)
-	if err != nil {
-		return workloads.StmtResult{}, fmt.Errorf("%s: %w", d.name, err)
-	}
-	return workloads.StmtResult{LastInsertID: id, RowsAffected: affected}, nil
-}
-
-func (d directClient) Query(ctx context.Context, sql string, args ...any) ([]map[string]any, error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	rows, err := d.cl.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.name, err)
-	}
-	return rows, nil
-}
-
-func (d directClient) Txn(ctx context.Context, stmts []workloads.Stmt) ([]workloads.StmtResult, error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
-	defer cancel()
-	req := make([]dqclient.Statement, len(stmts))
-	for i, s := range stmts {
-		req[i] = dqclient.Statement{SQL: s.SQL, Args: s.Args}
-	}
-	results, err := d.cl.Txn(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.name, err)
-	}
-	out := make([]workloads.StmtResult, len(results))
-	for i, r := range results {
-		out[i] = workloads.StmtResult{LastInsertID: r.LastInsertID, RowsAffected: r.RowsAffected, Rows: r.Rows}
-	}
-	return out, nil
 }

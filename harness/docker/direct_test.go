@@ -19,7 +19,7 @@ import (
 func TestDirectClients(t *testing.T) {
 	requireDockerAndImage(t)
 	c := upSpec(t, harness.ClusterSpec{RunID: testRunID("direct"), Nodes: 3, ClientMode: mode.ClientDirect})
-	require.IsType(t, directClient{}, c.Client("n1"))
+	require.Equal(t, mode.ClientDirect, c.Client("n1").(stmtClient).path)
 	_, err := c.Client("n1").Exec(ctxFor(t, 10*time.Second), "CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
 	require.NoError(t, err)
 
