@@ -11,9 +11,6 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
-	"github.com/dqtest/dqtest/harness"
-	"github.com/dqtest/dqtest/harness/docker"
-	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/matrix"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
@@ -127,12 +124,7 @@ reached no verdict (or the matrix was interrupted).`,
 			if out == "" {
 				out = filepath.Join("runs", spec.Name, time.Now().UTC().Format("20060102T150405Z"))
 			}
-			opts := harness.Options{
-				Backend:  &docker.Backend{Log: slog.Default()},
-				Simulate: sim.Simulator(""),
-				Image:    image,
-				Log:      slog.Default(),
-			}
+			opts := runOptions("", "", image)
 			if spec.Base == nil || spec.Base.Backend == mode.Docker {
 				warnLeftovers(ctx, slog.Default())
 			}

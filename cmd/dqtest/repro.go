@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dqtest/dqtest/harness"
-	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/report"
 	"github.com/dqtest/dqtest/scenario"
@@ -55,14 +53,7 @@ Exit code: the new run's outcome (0 valid, 1 invalid, 2 unknown).`,
 				return &exitError{code: exitUnknown, err: err}
 			}
 			output := newRunOutput(cmd, asJSON, junit)
-			opts := harness.Options{
-				Backend:  &docker.Backend{Log: slog.Default()},
-				Simulate: sim.Simulator(old.SimBug),
-				SimBug:   old.SimBug,
-				RunsDir:  out,
-				Image:    image,
-				Log:      slog.Default(),
-			}
+			opts := runOptions(old.SimBug, out, image)
 			output.begin(sc, &opts)
 			res, err := harness.Run(cmd.Context(), sc, opts)
 			output.end(sc, res, err)

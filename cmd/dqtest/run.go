@@ -13,7 +13,6 @@ import (
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/harness"
-	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/scenario"
@@ -169,14 +168,7 @@ passes when at least one run showed it and no run showed anything else.`,
 					}
 				}
 				outcome := runRepeated(ctx, sc, repeat, flags.Changed("seed"), out, output.notes(), func(sc scenario.Scenario) (*verdict.Result, error) {
-					opts := harness.Options{
-						Backend:  &docker.Backend{Log: slog.Default()},
-						Simulate: sim.Simulator(simBug),
-						SimBug:   simBug,
-						RunsDir:  out,
-						Image:    image,
-						Log:      slog.Default(),
-					}
+					opts := runOptions(simBug, out, image)
 					output.begin(sc, &opts)
 					res, err := harness.Run(ctx, sc, opts)
 					output.end(sc, res, err)
