@@ -320,3 +320,22 @@ func FuzzDecoderAgainstTheReference(f *testing.F) {
 }
 
 func unsafeData(s string) *byte { return unsafe.StringData(s) }
+
+func TestReadFileStreamsWhatIsNotARegularFile(t *testing.T) {
+	data := writeHistory(t, []Event{{Type: Invoke, F: "read", Key: "k1"}, {Type: OK, F: "read", Key: "k1", Value: 3}})
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	go func() {
+		_, _ = w.Write(data)
+		_ = w.Close()
+	}()
+	defer r.Close()
+	events, torn, err := ReadFile(fmt.Sprintf("/dev/fd/%d", r.Fd()))
+	require.NoError(t, err)
+	require.Zero(t, torn)
+	require.Len(t, events, 2)
+	require.Equal(t, int64(3), events[1].Value)
+
+	_, _, err = ReadFile(t.TempDir())
+	require.ErrorContains(t, err, "is a directory", "a directory is named as such")
+}

@@ -111,16 +111,24 @@ func ReadAll(r io.Reader) (events []Event, tornLine int, err error) {
 	}
 }
 
-// ReadFile reads the history stored at path; see ReadAll. It decodes the
-// file in parallel, by chunks of whole lines, into a slice allocated once
-// at its final size; the result is the same as ReadAll's.
+// ReadFile reads the history stored at path; see ReadAll. It decodes a
+// regular file in parallel, by chunks of whole lines, into a slice
+// allocated once at its final size; the result is the same as ReadAll's.
 func ReadFile(path string) (events []Event, tornLine int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	events, tornLine, err = readFile(f, chunkSize)
+	if info, serr := f.Stat(); serr == nil && info.Mode().IsRegular() {
+		events, tornLine, err = readFile(f, chunkSize)
+	} else {
+		// A pipe or a device has no random access: stream it.
+		events, tornLine, err = ReadAll(f)
+		if err != nil {
+			events = nil
+		}
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
