@@ -44,7 +44,11 @@ fi
 # The binary's versions, as labels. A binary that does not know them fails here.
 LABELS=$("$BIN" version --labels)
 SUM=$(sha256sum "$BIN" | cut -c1-16)
-if [[ "$(label "$IMAGE" dqtest.binary)" != "$SUM" || "$(label "$IMAGE" dqtest.base)" != "$ROOTID" ]]; then
+# FORMAT changes whenever this script makes a different image from the same
+# binary and base, so images made by an older script are made again.
+FORMAT=commit-1
+if [[ "$(label "$IMAGE" dqtest.binary)" != "$SUM" || "$(label "$IMAGE" dqtest.base)" != "$ROOTID" ||
+	"$(label "$IMAGE" dqtest.image-format)" != "$FORMAT" ]]; then
 	echo "image: building $IMAGE" >&2
 	CTX=$(mktemp -d)
 	cid=
@@ -61,11 +65,12 @@ if [[ "$(label "$IMAGE" dqtest.binary)" != "$SUM" || "$(label "$IMAGE" dqtest.ba
 		--change 'CMD []'
 		--change "LABEL dqtest.binary=$SUM"
 		--change "LABEL dqtest.base=$ROOTID"
+		--change "LABEL dqtest.image-format=$FORMAT"
 	)
 	while IFS= read -r l; do
 		[[ -n "$l" ]] && changes+=(--change "LABEL $l")
 	done <<<"$LABELS"
-	docker commit "${changes[@]}" "$cid" "$IMAGE" >/dev/null
+	docker commit -m "dqtest build/image.sh: static binary on $BASE, no builder" "${changes[@]}" "$cid" "$IMAGE" >/dev/null
 fi
 for t in $ALSO; do
 	docker tag "$IMAGE" "$t"

@@ -169,3 +169,31 @@ func TestBuiltNodeImagesCarryTheirVersions(t *testing.T) {
 		}
 	}
 }
+
+// Issue 17 item 8: the node images are made by build/image.sh's create, cp
+// and commit, not by Docker's legacy builder (whose deprecation notice every
+// `make run` printed). A legacy build leaves one history entry per
+// Dockerfile step, "/bin/sh -c #(nop) ..."; image.sh leaves the base's
+// import and one commit with its message.
+func TestNodeImagesAreNotMadeByTheLegacyBuilder(t *testing.T) {
+	requireDockerAndImage(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	docker, err := dockerClient(ctx)
+	require.NoError(t, err)
+	defer docker.Close()
+	for _, v := range DqliteVersions {
+		ref := ImageFor(v)
+		h, err := docker.ImageHistory(ctx, ref)
+		if cerrdefs.IsNotFound(err) && os.Getenv("CI") != "true" {
+			t.Skipf("no image %s", ref)
+		}
+		require.NoError(t, err)
+		require.Len(t, h.Items, 2, "%s: the base's import and one commit: %+v", ref, h.Items)
+		for _, e := range h.Items {
+			require.NotContains(t, e.CreatedBy, "/bin/sh -c", "%s was made by a Dockerfile builder: %+v", ref, e)
+		}
+		require.Contains(t, h.Items[0].Comment, "dqtest build/image.sh", ref)
+		require.Contains(t, h.Items[1].Comment, "Imported from", ref)
+	}
+}
