@@ -107,8 +107,11 @@ type appendChecker struct{ opts AppendOptions }
 
 func (appendChecker) Name() string { return "append" }
 
-// Check analyses the txn operations of events (other events are ignored).
-// A malformed history (a transaction that is not a list of micro-ops, an
+// Check analyses the txn operations of events. Nemesis events are
+// ignored; client operations of another f are counted, and a verdict that
+// would be Valid is then Unknown (see coverage.apply), as it is when no txn
+// completed ok or the ok ones' dependency graph has no edge: no verdict
+// from nothing. A malformed history (a transaction that is not a list of micro-ops, an
 // appended value used twice, a completion without an invocation) gives
 // Unknown with the offending event in Reason: the checker cannot judge
 // what it cannot read.
