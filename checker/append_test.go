@@ -359,7 +359,9 @@ func TestAppendMaxCyclesCapsExplanations(t *testing.T) {
 func FuzzAppendCheck(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("testdata", "append", "*.jsonl"))
 	require.NoError(f, err)
-	for _, file := range files {
+	elle, err := filepath.Glob(filepath.Join("testdata", "append", "elle", "*.jsonl"))
+	require.NoError(f, err)
+	for _, file := range append(files, elle...) {
 		b, err := os.ReadFile(file)
 		require.NoError(f, err)
 		f.Add(b)
