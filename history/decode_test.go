@@ -3,6 +3,7 @@ package history
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand"
@@ -37,6 +38,12 @@ func sameAsReference(t *testing.T, name string, data []byte) []Event {
 	}
 	got, torn, err := ReadAll(bytes.NewReader(data))
 	check("ReadAll", got, torn, err)
+	got, torn, err = scanAll(t, bytes.NewReader(data), -1)
+	check("scanStream", got, torn, err)
+	for _, size := range []int{1, 7, 64, 4096, chunkSize} {
+		got, torn, err := scanAll(t, bytes.NewReader(data), size)
+		check(fmt.Sprintf("scan(%d)", size), got, torn, err)
+	}
 	for _, size := range []int{1, 7, 64, 4096, chunkSize} {
 		got, torn, err := readFile(bytes.NewReader(data), size)
 		if wantErr != nil {
@@ -338,4 +345,74 @@ func TestReadFileStreamsWhatIsNotARegularFile(t *testing.T) {
 
 	_, _, err = ReadFile(t.TempDir())
 	require.ErrorContains(t, err, "is a directory", "a directory is named as such")
+}
+
+// scanAll collects what scan (size > 0) or scanStream (size < 0) hands
+// over, checking that batches come in order with their first line.
+func scanAll(t *testing.T, r *bytes.Reader, size int) ([]Event, int, error) {
+	t.Helper()
+	var all []Event
+	fn := func(batch []Event, first int) error {
+		require.Equal(t, len(all)+1, first, "batches in order")
+		require.NotEmpty(t, batch)
+		all = append(all, batch...)
+		return nil
+	}
+	var n, torn int
+	var err error
+	if size < 0 {
+		n, torn, err = scanStream(r, fn)
+	} else {
+		n, torn, err = scan(r, size, fn)
+	}
+	require.Equal(t, len(all), n, "the count is what fn saw")
+	return all, torn, err
+}
+
+func TestScanFileHandsOverEveryEventInOrderAndStopsOnTheCallbacksError(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	events := make([]Event, 20000)
+	for i := range events {
+		events[i] = randomEvent(rng, i)
+	}
+	data := writeHistory(t, events)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+
+	want, _, err := ReadFile(path)
+	require.NoError(t, err)
+	var got []Event
+	batches := 0
+	n, torn, err := ScanFile(path, func(batch []Event, first int) error {
+		require.Equal(t, len(got)+1, first)
+		got = append(got, batch...)
+		batches++
+		return nil
+	})
+	require.NoError(t, err)
+	require.Zero(t, torn)
+	require.Equal(t, len(want), n)
+	require.Equal(t, want, got)
+	require.Equal(t, 1, batches, "a 2 MB file is one chunk")
+
+	// Small chunks: many batches, and an error from fn stops the scan
+	// (no goroutine left blocked: the test would hang or leak).
+	stop := errors.New("enough")
+	seen := 0
+	n, _, err = scan(bytes.NewReader(data), 4096, func(batch []Event, first int) error {
+		seen += len(batch)
+		if first > 5000 {
+			return stop
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, stop)
+	require.Equal(t, seen, n)
+	require.Less(t, n, len(events))
+
+	_, _, err = ScanFile(path, func([]Event, int) error { return stop })
+	require.Same(t, stop, err, "fn's error comes back as is")
+
+	_, _, err = ScanFile(filepath.Join(t.TempDir(), "missing.jsonl"), func([]Event, int) error { return nil })
+	require.ErrorIs(t, err, os.ErrNotExist)
 }
