@@ -190,9 +190,14 @@ func (a *appendAnalysis) checkLostUpdates(ctx context.Context) error {
 			}
 		}
 		a.report(appendLostUpdate, k.name, func() string {
+			who := strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+			all := "all"
+			if len(names) == 2 {
+				all = "both"
+			}
 			return fmt.Sprintf(
-				"%s all read %s = %s and then appended to %s (%s): each appended without seeing the others' appends, so all but one of these updates were made to a state that no longer existed (lost update).",
-				strings.Join(names, ", "), k.name, appendList(m.list), k.name, strings.Join(appended, ", "))
+				"%s %s read %s = %s and then appended to %s (%s): each appended without seeing the others' appends, so all but one of these updates were made to a state that no longer existed (lost update).",
+				who, all, k.name, appendList(m.list), k.name, strings.Join(appended, ", "))
 		}, txns...)
 	}
 	return nil

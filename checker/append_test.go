@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -416,4 +417,24 @@ func TestAppendAcceptsUnnormalisedIntegers(t *testing.T) {
 	r := checkAppend(t, "strict-serializable", events)
 	require.Equal(t, Valid, r.Verdict, "%s %+v", r.Reason, r.Anomalies)
 	require.Equal(t, 2, r.Stats["ok"])
+}
+
+// The anomalies Elle names that need no cycle explain themselves in terms
+// of the values read and appended.
+func TestAppendElleNamedAnomaliesExplainTheValues(t *testing.T) {
+	tests := []struct{ file, kind, want string }{
+		{"lost-update", "lost-update", "T2 and T4 both read x = [0] and then appended to x (T2 appended 1, T4 appended 2)"},
+		{"checker-dirty-update-indirect", "dirty-update", "The order of x, [1 2 3], shows T0's append of 1, though T0 failed, and then T2's append of 3"},
+		{"future-read", "future-read", "T0 read x = [1], which contains 1, a value T0 itself appends to x only later"},
+		{"lost-update", "G2", "T2 read x = [0], without 2, which T4 appended and no read shows (rw)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file+"/"+tt.kind, func(t *testing.T) {
+			r := checkAppend(t, Serializable, loadAppendHistory(t, filepath.Join("elle", tt.file)))
+			i := slices.IndexFunc(r.Anomalies, func(a Anomaly) bool { return a.Kind == tt.kind })
+			require.GreaterOrEqual(t, i, 0, "%+v", r.Anomalies)
+			require.Contains(t, r.Anomalies[i].Explanation, tt.want)
+			require.Equal(t, "x", r.Anomalies[i].Key)
+		})
+	}
 }
