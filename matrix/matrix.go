@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
@@ -44,6 +45,19 @@ type Spec struct {
 	// ExpectFail marks cells as expected to fail: key "workload/nemesis",
 	// value the reason (a known bug).
 	ExpectFail map[string]string
+	// Backend names the backend every cell runs on ("docker", "sim"), for
+	// the plan a shard directory records; the cells' scenarios say it too.
+	Backend string
+
+	// Shard, when set, runs only shard K of N (ShardCells): a
+	// deterministic part of the cells, balanced by expected time.
+	Shard Shard
+	// Only, when set, runs only these cells (keys "workload/nemesis") of
+	// the shard: how one engine of several gets its part (RunSpread).
+	Only []string
+	// Parallel is how many cells run at once (default 1), each on its own
+	// cluster.
+	Parallel int
 }
 
 // Status is what a cell's outcome means for the matrix.
@@ -61,6 +75,9 @@ const (
 	Unknown Status = "UNKNOWN"
 	// Skipped: the matrix was interrupted before the cell ran.
 	Skipped Status = "skipped"
+	// Missing: a merge found no shard that reported the cell (a shard job
+	// that died, an artifact not uploaded). Counts as unknown.
+	Missing Status = "MISSING"
 )
 
 // Cell is one workload under one nemesis combination.
@@ -82,6 +99,9 @@ type Cell struct {
 	// healed (a leader, every node answering), which the outcome alone
 	// does not say.
 	Recovery *verdict.Recovery `json:"recovery,omitempty"`
+	// Path is the cell's run directory relative to the matrix directory
+	// (its Scenario; in a merged matrix, under the shard's directory).
+	Path string `json:"path,omitempty"`
 
 	sc scenario.Scenario
 }
@@ -99,6 +119,12 @@ type Result struct {
 	// Outcome is the worst outcome of the cells that count (expected
 	// failures do not): the exit code follows it.
 	Outcome checker.Verdict `json:"outcome"`
+	// Plan is the whole matrix this result is part of: what a merge of
+	// shard directories needs to name the cells no shard reported.
+	Plan Plan `json:"plan"`
+	// Parts are the shard (or engine) directories a merged result came
+	// from.
+	Parts []Part `json:"parts,omitempty"`
 }
 
 // ParseExpectFail reads --expect-fail values "workload/nemesis=reason".
@@ -171,48 +197,121 @@ func cellName(workload, nemesisName string) string {
 	return workload + "-" + strings.ReplaceAll(strings.ReplaceAll(nemesisName, "+", "-"), " ", "")
 }
 
-// Run runs every cell one after another into dir (each run in
-// dir/<scenario>), calling progress after each. opts are the harness
-// options of every run (backend, image, log); RunDir and WriteReport are
-// set per cell. An interrupted matrix returns what ran, the rest Skipped,
-// and ctx's error.
+// Run runs the matrix's cells (the shard's, when spec.Shard is set; only
+// spec.Only's, when set) into dir, each run in dir/<scenario>, spec.Parallel
+// at a time (default one after another), calling progress after each (never
+// two calls at once). opts are the harness options of every run (backend,
+// image, log); RunDir and WriteReport are set per cell. dir/matrix.json
+// records the plan (every cell of the whole matrix) before the first cell
+// starts and the results at the end (WriteFiles), so that a merge can name
+// the cells a shard never reported. An interrupted matrix cancels every
+// running cell, waits until each has torn its cluster down, and returns
+// what ran, the rest Skipped, and ctx's error.
 func Run(ctx context.Context, spec Spec, dir string, opts harness.Options, progress func(Cell)) (*Result, error) {
-	cells, err := Cells(spec)
+	all, err := Cells(spec)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := selectCells(all, spec)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	res := &Result{Name: spec.Name, Dir: dir, Cells: cells, Start: time.Now()}
+	res := &Result{Name: spec.Name, Dir: dir, Start: time.Now(), Plan: NewPlan(spec, all)}
 	if res.Name == "" {
 		res.Name = "matrix"
 	}
+	for _, i := range idx {
+		c := all[i]
+		c.Path = c.Scenario
+		res.Cells = append(res.Cells, c)
+	}
+	if err := WriteResult(res); err != nil {
+		return nil, err
+	}
+	p := max(spec.Parallel, 1)
+	next := make(chan int)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range min(p, len(res.Cells)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				c := &res.Cells[i]
+				if ctx.Err() != nil {
+					continue // interrupted before it started: stays Skipped
+				}
+				runCell(ctx, c, filepath.Join(dir, c.Path), opts)
+				if progress != nil {
+					mu.Lock()
+					progress(*c)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
 	for i := range res.Cells {
-		if ctx.Err() != nil {
-			break
-		}
-		c := &res.Cells[i]
-		o := opts
-		o.RunDir = filepath.Join(dir, c.Scenario)
-		if o.WriteReport == nil {
-			o.WriteReport = report.WriteDir
-		}
-		began := time.Now()
-		run, err := harness.Run(ctx, c.sc, o)
-		c.Wall = time.Since(began).Seconds()
-		c.Run = report.Summarize(c.Scenario, run, err)
-		if run != nil {
-			c.Recovery = run.Recovery
-		}
-		c.Status = status(c.Run.Outcome, c.ExpectFail != "")
-		if progress != nil {
-			progress(*c)
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
 		}
 	}
+	close(next)
+	wg.Wait()
 	res.Wall = time.Since(res.Start).Seconds()
 	res.Outcome = Outcome(res.Cells)
 	return res, ctx.Err()
+}
+
+// runCell runs one cell into its run directory and judges it.
+func runCell(ctx context.Context, c *Cell, runDir string, opts harness.Options) {
+	o := opts
+	o.RunDir = runDir
+	if o.WriteReport == nil {
+		o.WriteReport = report.WriteDir
+	}
+	began := time.Now()
+	run, err := harness.Run(ctx, c.sc, o)
+	c.Wall = time.Since(began).Seconds()
+	c.Run = report.Summarize(c.Scenario, run, err)
+	if run != nil {
+		c.Recovery = run.Recovery
+	}
+	c.Status = status(c.Run.Outcome, c.ExpectFail != "")
+}
+
+// selectCells is the indexes of the cells spec runs: its shard's,
+// narrowed to spec.Only.
+func selectCells(all []Cell, spec Spec) ([]int, error) {
+	if !spec.Shard.Whole() && (spec.Shard.K < 1 || spec.Shard.K > spec.Shard.N) {
+		return nil, fmt.Errorf("shard %s: want 1 <= k <= N", spec.Shard)
+	}
+	idx := ShardCells(all, spec.Shard)
+	if spec.Only == nil {
+		return idx, nil
+	}
+	var out []int
+	var errs []error
+	for _, key := range spec.Only {
+		i := slices.IndexFunc(all, func(c Cell) bool { return c.Key() == key })
+		switch {
+		case i < 0:
+			errs = append(errs, fmt.Errorf("cell %s: not in this matrix", key))
+		case !slices.Contains(idx, i):
+			errs = append(errs, fmt.Errorf("cell %s: not in shard %s", key, spec.Shard))
+		case slices.Contains(out, i):
+			errs = append(errs, fmt.Errorf("cell %s: listed twice", key))
+		default:
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return out, errors.Join(errs...)
 }
 
 // status judges a cell's outcome against its mark.
@@ -231,15 +330,15 @@ func status(outcome checker.Verdict, expectFail bool) Status {
 }
 
 // Outcome is the matrix's verdict: invalid if a cell failed that was not
-// expected to, unknown if a cell reached no verdict or did not run, else
-// valid.
+// expected to, unknown if a cell reached no verdict, did not run or is
+// missing from a merge, else valid.
 func Outcome(cells []Cell) checker.Verdict {
 	worst := checker.Valid
 	for _, c := range cells {
 		switch c.Status {
 		case Failed:
 			worst = checker.Worst(worst, checker.Invalid)
-		case Unknown, Skipped:
+		case Unknown, Skipped, Missing:
 			worst = checker.Worst(worst, checker.Unknown)
 		}
 	}

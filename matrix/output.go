@@ -40,15 +40,30 @@ func WriteTable(w io.Writer, res *Result) error {
 		return err
 	}
 	n := Counts(res.Cells)
-	ran := len(res.Cells) - n[Skipped]
+	ran := len(res.Cells) - n[Skipped] - n[Missing]
 	stuck := 0
 	for _, c := range res.Cells {
-		if c.Recovery != nil && !c.Recovery.Recovered && c.Run.Error == "" && c.Status != Skipped {
+		if c.Recovery != nil && !c.Recovery.Recovered && c.Run.Error == "" && c.Status != Skipped && c.Status != Missing {
 			stuck++
 		}
 	}
-	fmt.Fprintf(w, "\n%d cells: %d passed, %d failed, %d expected to fail, %d passed though expected to fail, %d unknown, %d skipped\n",
+	fmt.Fprintf(w, "\n%d cells: %d passed, %d failed, %d expected to fail, %d passed though expected to fail, %d unknown, %d skipped",
 		len(res.Cells), n[Passed], n[Failed], n[ExpectedFail], n[UnexpectedPass], n[Unknown], n[Skipped])
+	if n[Missing] > 0 {
+		fmt.Fprintf(w, ", %d MISSING (no shard reported them: %s)", n[Missing], strings.Join(MissingCells(res), ", "))
+	}
+	fmt.Fprintln(w)
+	if !res.Plan.Shard.Whole() {
+		fmt.Fprintf(w, "shard %s of a %d-cell matrix (plan %s)\n", res.Plan.Shard, len(res.Plan.Cells), res.Plan.Fingerprint)
+	}
+	if len(res.Parts) > 0 {
+		var longest, sum float64
+		for _, p := range res.Parts {
+			longest, sum = max(longest, p.Wall), sum+p.Wall
+		}
+		fmt.Fprintf(w, "merged from %d directories: the longest took %s, %s in all\n", len(res.Parts),
+			(time.Duration(longest) * time.Second).Round(time.Second), (time.Duration(sum) * time.Second).Round(time.Second))
+	}
 	if stuck > 0 {
 		fmt.Fprintf(w, "%d cells ended with a cluster that did not recover after healing (see their findings)\n", stuck)
 	}
@@ -119,16 +134,22 @@ func JUnit(res *Result) report.Suite {
 			jc.Output = fmt.Sprintf("marked as expected to fail (%s) but passed: is the mark stale?\n", c.ExpectFail) + jc.Output
 		case Skipped:
 			jc = report.Case{Name: c.Key(), Classname: "dqtest.matrix." + c.Workload, Skipped: "the matrix was interrupted before this cell ran"}
+		case Missing:
+			jc = report.Case{Name: c.Key(), Classname: "dqtest.matrix." + c.Workload, Error: &report.Problem{
+				Message: "missing: no shard reported this cell", Type: "missing", Text: c.Run.Error}}
 		}
 		s.Cases = append(s.Cases, jc)
 	}
 	return s
 }
 
-// WriteFiles writes the table, the JUnit file (to junitPath, or the
-// matrix directory's junit.xml when empty) and the summary page into the
-// matrix directory.
+// WriteFiles writes matrix.json, the table, the JUnit file (to junitPath,
+// or the matrix directory's junit.xml when empty) and the summary page
+// into the matrix directory.
 func WriteFiles(res *Result, junitPath string) error {
+	if err := WriteResult(res); err != nil {
+		return err
+	}
 	var table bytes.Buffer
 	if err := WriteTable(&table, res); err != nil {
 		return err
@@ -163,9 +184,13 @@ func WriteSummary(w io.Writer, res *Result) error {
 	grid := map[string]map[string]cellView{}
 	var rows []cellView
 	for _, c := range res.Cells {
-		link := c.Scenario + "/"
-		if _, err := os.Stat(filepath.Join(res.Dir, c.Scenario, report.File)); err == nil {
-			link = c.Scenario + "/" + report.File
+		path := c.Path
+		if path == "" {
+			path = c.Scenario
+		}
+		link := path + "/"
+		if _, err := os.Stat(filepath.Join(res.Dir, filepath.FromSlash(path), report.File)); err == nil {
+			link = path + "/" + report.File
 		}
 		v := cellView{Cell: c, Link: link, Findings: findings(c)}
 		if grid[c.Workload] == nil {
@@ -196,12 +221,13 @@ table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
 th{background:#f4f4f4}
 .passed{background:#d8f5d8}.FAILED{background:#f8c8c8}.expected-fail{background:#f3e3b5}
-.passed-unexpectedly{background:#cfe3f7}.UNKNOWN{background:#e0e0e0}.skipped{background:#fff;color:#999}
+.passed-unexpectedly{background:#cfe3f7}.UNKNOWN{background:#e0e0e0}.skipped{background:#fff;color:#999}.MISSING{background:#c9c9c9;font-weight:bold}
 a{color:inherit}
 pre{background:#f8f8f8;padding:1em}
 </style></head><body>
 <h1>dqtest matrix {{.Res.Name}}: {{.Res.Outcome}}</h1>
 <p>Started {{.Res.Start.UTC.Format "2006-01-02 15:04:05 UTC"}}, {{len .Res.Cells}} cells, {{secs .Res.Wall}} in all. Each cell is one run on a fresh cluster; click a cell for its report.</p>
+{{if .Res.Parts}}<p>Merged from {{len .Res.Parts}} directories: {{range $i, $p := .Res.Parts}}{{if $i}}, {{end}}<a href="{{$p.Dir}}/">{{$p.Dir}}</a> ({{if $p.Shard.N}}shard {{$p.Shard}}, {{end}}{{$p.Cells}} cells, {{secs $p.Wall}}){{end}}.</p>{{end}}
 <table><tr><th>workload \ nemesis</th>{{range .Nemeses}}<th>{{.}}</th>{{end}}</tr>
 {{range $w := .Workloads}}<tr><th>{{$w}}</th>{{range $n := $.Nemeses}}{{with index (index $.Grid $w) $n}}<td class="{{.Status}}"><a href="{{.Link}}">{{.Status}}</a><br><small>{{secs .Wall}}</small></td>{{else}}<td></td>{{end}}{{end}}</tr>
 {{end}}</table>

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
+	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/matrix"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
@@ -39,6 +41,10 @@ func newMatrixCommand() *cobra.Command {
 		out, junit, base, file, image  string
 		backend                        string
 		seed                           int64
+		shard                          string
+		parallel                       int
+		dockerHosts, only              []string
+		engineJSON                     string
 	)
 	cmd := &cobra.Command{
 		Use:   "matrix",
@@ -55,10 +61,21 @@ The matrix writes OUT/table.txt (the table printed at the end), OUT/index.html
 --junit). A cell marked expected to fail (--expect-fail bank/disk=reason, or
 expect_fail in --file) is shown as such and is not a regression. The exit code
 is the worst of the other cells: 0 all valid, 1 a cell failed, 2 a cell
-reached no verdict (or the matrix was interrupted).`,
+reached no verdict (or the matrix was interrupted).
+
+--shard k/N runs a deterministic k-th of N parts of the cells (the same cells
+for the same flags on any machine, balanced by expected cell time); OUT is a
+shard directory whose matrix.json names every cell of the whole matrix, and
+"dqtest matrix merge OUT SHARD-DIR..." combines the shards into one verdict.
+--parallel P runs P cells at once (each on its own cluster and network).
+--docker-host URL,URL... spreads the cells over several Docker engines on this
+machine (each checked by its engine ID), one dqtest process per engine.`,
 		Example: `  dqtest matrix --workloads append,bank,set --time-limit 60s
   dqtest matrix --workloads bank --nemeses none,partition+kill --time-limit 20s --junit matrix.xml
-  dqtest matrix --file matrix.yaml --expect-fail 'set/disk=canonical/dqlite#123'`,
+  dqtest matrix --file matrix.yaml --expect-fail 'set/disk=canonical/dqlite#123'
+  dqtest matrix --shard 3/8 --seed 7 --out shard-3        # one CI job of eight
+  dqtest matrix merge merged shard-*                      # one table, JUnit file and index.html
+  dqtest matrix --parallel 2 --workloads bank,set --nemeses none --time-limit 10s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -99,6 +116,18 @@ reached no verdict (or the matrix was interrupted).`,
 				marks[k] = v
 			}
 			spec.ExpectFail = marks
+			if shard != "" {
+				sh, err := matrix.ParseShard(shard)
+				if err != nil {
+					return &exitError{code: exitUnknown, err: fmt.Errorf("--shard: %w", err)}
+				}
+				spec.Shard = sh
+			}
+			if parallel < 1 {
+				return &exitError{code: exitUnknown, err: fmt.Errorf("--parallel %d: want 1 or more cells at once", parallel)}
+			}
+			spec.Parallel = parallel
+			spec.Only = only
 			if base != "" {
 				sc, err := scenario.Load(base)
 				if err != nil {
@@ -117,23 +146,65 @@ reached no verdict (or the matrix was interrupted).`,
 			if spec.Name == "" {
 				spec.Name = "matrix"
 			}
+			spec.Backend = string(mode.Docker)
+			if spec.Base != nil && spec.Base.Backend != "" {
+				spec.Backend = string(spec.Base.Backend)
+			}
 			// Every cell is checked before the first runs.
-			if _, err := matrix.Cells(spec); err != nil {
+			all, err := matrix.Cells(spec)
+			if err != nil {
 				return &exitError{code: exitUnknown, err: err}
 			}
 			if out == "" {
 				out = filepath.Join("runs", spec.Name, time.Now().UTC().Format("20060102T150405Z"))
+				if !spec.Shard.Whole() {
+					out += fmt.Sprintf("-shard-%d-of-%d", spec.Shard.K, spec.Shard.N)
+				}
 			}
 			opts := runOptions("", "", image)
-			if spec.Base == nil || spec.Base.Backend == mode.Docker {
-				warnLeftovers(ctx, slog.Default())
+			if engineJSON != "" {
+				// One engine's part of a --docker-host matrix: the engine
+				// reached must be the one the parent named.
+				var e docker.Engine
+				if err := json.Unmarshal([]byte(engineJSON), &e); err != nil {
+					return &exitError{code: exitUnknown, err: fmt.Errorf("--engine: %w", err)}
+				}
+				if err := docker.CheckReached(ctx, e); err != nil {
+					return &exitError{code: exitUnknown, err: err}
+				}
+				opts.Backend = &docker.Backend{Log: slog.Default(), Engine: &e}
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintln(w, matrixHeader(spec.Name, len(spec.Workloads), len(spec.Nemeses), out))
-			res, runErr := matrix.Run(ctx, spec, out, opts, func(c matrix.Cell) {
-				fmt.Fprintf(w, "%-8s %-18s %-20s %6.1fs (start-up %.1fs, teardown %.1fs) %s\n", c.Workload, c.Nemesis, c.Status,
-					c.Wall, c.Run.Phases.Startup, c.Run.Phases.Teardown, c.Run.Dir)
-			})
+			if !spec.Shard.Whole() {
+				mine := matrix.ShardCells(all, spec.Shard)
+				fmt.Fprintf(w, "shard %s: %d of the %d cells, expected %s one after another\n", spec.Shard, len(mine), len(all),
+					matrix.Expected(all, mine).Round(time.Second))
+			}
+			var res *matrix.Result
+			var runErr error
+			if len(dockerHosts) > 0 {
+				if spec.Backend != string(mode.Docker) {
+					return &exitError{code: exitUnknown, err: fmt.Errorf("--docker-host: the matrix runs on the %s backend, not docker", spec.Backend)}
+				}
+				engines, err := matrixEngines(ctx, dockerHosts)
+				if err != nil {
+					return &exitError{code: exitUnknown, err: err}
+				}
+				for i, e := range engines {
+					fmt.Fprintf(w, "engine %d: %s, Docker %s\n", i+1, e, e.Version)
+				}
+				res, runErr = matrix.RunSpread(ctx, spec, out, len(engines), matrix.ProcessLaunch(
+					childMatrix(cmd, engines, cmd.ErrOrStderr()), 3*time.Minute))
+			} else {
+				if spec.Backend == string(mode.Docker) {
+					warnLeftovers(ctx, slog.Default())
+				}
+				res, runErr = matrix.Run(ctx, spec, out, opts, func(c matrix.Cell) {
+					fmt.Fprintf(w, "%-8s %-18s %-20s %6.1fs (start-up %.1fs, teardown %.1fs) %s\n", c.Workload, c.Nemesis, c.Status,
+						c.Wall, c.Run.Phases.Startup, c.Run.Phases.Teardown, c.Run.Dir)
+				})
+			}
 			if res == nil {
 				return &exitError{code: exitUnknown, err: runErr}
 			}
@@ -146,7 +217,10 @@ reached no verdict (or the matrix was interrupted).`,
 			}
 			fmt.Fprintf(w, "summary: %s\n", filepath.Join(out, matrix.SummaryFile))
 			if runErr != nil {
-				return &exitError{code: exitUnknown, err: fmt.Errorf("interrupted: %w", runErr)}
+				if ctx.Err() != nil {
+					runErr = fmt.Errorf("interrupted: %w", runErr)
+				}
+				return &exitError{code: exitUnknown, err: runErr}
 			}
 			return exitFor(res.Outcome)
 		},
@@ -163,6 +237,14 @@ reached no verdict (or the matrix was interrupted).`,
 	f.StringVar(&image, "image", "", "node image for the docker backend (default dqtest-node:latest)")
 	f.StringVar(&backend, "backend", "", "docker (default) or sim")
 	f.Int64Var(&seed, "seed", 0, "every cell's seed (0: each run picks one)")
+	f.StringVar(&shard, "shard", "", "run shard k of N (k/N): a deterministic part of the cells balanced by expected time")
+	f.IntVar(&parallel, "parallel", 1, "cells run at once (per engine), each on its own cluster and network")
+	f.StringSliceVar(&dockerHosts, "docker-host", nil, "Docker engines to spread the cells over (DOCKER_HOST URLs, comma-separated; on this machine)")
+	f.StringSliceVar(&only, "only", nil, "run only these cells of the shard (workload/nemesis); set for each engine of --docker-host")
+	f.StringVar(&engineJSON, "engine", "", "the engine this process must reach (JSON); set for each engine of --docker-host")
+	_ = f.MarkHidden("only")
+	_ = f.MarkHidden("engine")
+	cmd.AddCommand(newMatrixMergeCommand())
 	return cmd
 }
 

@@ -67,6 +67,9 @@ type Backend struct {
 	ReadyTimeout time.Duration
 	// Log receives the backend's progress; default slog.Default().
 	Log *slog.Logger
+	// Engine, when set, is the engine every cluster must be on: Start
+	// fails (ErrWrongEngine) when the one reached is another (engine.go).
+	Engine *Engine
 }
 
 // Name implements harness.Backend.
@@ -104,6 +107,10 @@ func (b *Backend) Start(ctx context.Context, spec harness.ClusterSpec) (*Cluster
 	}
 	docker, err := dockerClient(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkEngine(ctx, docker, b.Engine); err != nil {
+		_ = docker.Close()
 		return nil, err
 	}
 	if err := requireImage(ctx, docker, spec.Image); err != nil {
