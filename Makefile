@@ -52,6 +52,7 @@ run: image-$(RUN_DQLITE) bin/dqtest
 ## v2 in the trixie root; then the node package's tests (and vet) again built
 ## with go-dqlite v3 against dqlite 1.18.7 in the sid root.
 test: image
+	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 .github/workflows/*.yml
 	$(INROOT) go vet -tags "$(GO_TAGS)" ./...
 	$(INROOT) go test -tags "$(GO_TAGS)" $(TEST_FLAGS) ./...
 	$(INROOT_SID) go vet -tags "$(GO_TAGS) dqlite_v3" ./node/... ./cmd/dqtest/
@@ -59,9 +60,10 @@ test: image
 
 ## matrix: the dqlite team's matrix, 3 workloads x 13 nemesis combinations,
 ## 60 s a cell, each on a fresh cluster (under an hour; not part of test).
+## SHARD=k/N runs one shard of it, PARALLEL=P cells at once (docs/matrix.md).
 MATRIX_FLAGS ?= --workloads append,bank,set --time-limit 60s
 matrix: image-$(RUN_DQLITE) bin/dqtest
-	bin/dqtest matrix --image $(IMAGE) $(MATRIX_FLAGS)
+	bin/dqtest matrix --image $(IMAGE) $(MATRIX_FLAGS) $(if $(SHARD),--shard $(SHARD)) $(if $(PARALLEL),--parallel $(PARALLEL))
 
 ## shutdown: the shutdown scenarios (stop modes, dqlite's stop-path bugs)
 ## in each stop mode: the scenario x stop mode table of docs/shutdown.md.
