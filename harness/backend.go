@@ -10,6 +10,7 @@ import (
 	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
+	"github.com/dqtest/dqtest/verdict"
 	"github.com/dqtest/dqtest/workloads"
 )
 
@@ -20,7 +21,13 @@ type ClusterSpec struct {
 	RunID string
 	// Nodes is the cluster size (1, 3, 5 or 7).
 	Nodes int
-	// Image is the node image (docker backend).
+	// Dqlite is the C dqlite version every node runs, NodeDqlite the
+	// nodes that run another (docker backend: the node image
+	// dqtest-node:<version>; "" is mode.DefaultDqlite).
+	Dqlite     string
+	NodeDqlite map[string]string
+	// Image, when set, is the node image of every node, whatever Dqlite
+	// says (dqtest run --image); its labels say which dqlite it carries.
 	Image string
 	// NodeArgs are extra `dqtest node` flags per node name ("n1".."nN"),
 	// e.g. a self-test flag for one node.
@@ -61,6 +68,12 @@ type Backend interface {
 	// ones at least); a scenario needing another is refused before it runs.
 	Capabilities() []nemesis.Capability
 	Up(ctx context.Context, spec ClusterSpec) (Cluster, error)
+}
+
+// Builder is a Cluster that can say which dqlite each node runs (docker:
+// from its image's labels), for results.json.
+type Builder interface {
+	Builds() []verdict.Build
 }
 
 // ErrAlreadyRunning is what a Cluster's Start wraps when the node's Node

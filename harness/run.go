@@ -289,11 +289,15 @@ func (r *run) live(parent context.Context) error {
 	r.res.RunID = runID(sc.Name, r.res.Started)
 	cluster, err := r.opts.Backend.Up(upCtx, ClusterSpec{
 		RunID: r.res.RunID, Nodes: sc.Nodes, Image: r.opts.Image,
+		Dqlite: sc.Dqlite.Version, NodeDqlite: sc.Dqlite.Nodes,
 		NodeArgs: sc.NodeArgs, StopMode: sc.StopMode, DataDirSize: sc.DataDirSize,
 		ClientMode: sc.Client,
 	})
 	if cluster != nil {
 		r.cluster = r.watch(cluster)
+		if b, ok := cluster.(Builder); ok {
+			r.res.Dqlite = b.Builds()
+		}
 	}
 	if err != nil {
 		r.collect()

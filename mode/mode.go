@@ -79,6 +79,15 @@ func Backends() []Backend { return []Backend{Docker, Sim} }
 // Valid reports whether b is one of Backends.
 func (b Backend) Valid() bool { return slices.Contains(Backends(), b) }
 
+// DqliteVersions are the C dqlite versions dqtest ships node images for
+// (1.18.1 from Debian trixie with go-dqlite v2, 1.18.7 from sid with
+// go-dqlite v3), oldest first.
+var DqliteVersions = []string{"1.18.1", "1.18.7"}
+
+// DefaultDqlite is the version a run uses when neither the scenario nor the
+// command line names one: the newest dqtest ships.
+const DefaultDqlite = "1.18.7"
+
 // ClusterSizes are the cluster sizes a scenario may ask for: odd sizes up
 // to seven voters, as dqlite's own tests and Jepsen's use.
 var ClusterSizes = []int{1, 3, 5, 7}

@@ -29,6 +29,7 @@ var pageTemplate string
 var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"ms":      func(v float64) string { return formatMS(v) },
 	"secs":    func(v float64) string { return fmt.Sprintf("%.1f s", v) },
+	"dqlite":  verdict.DqliteVersions,
 	"rate":    func(v float64) string { return fmt.Sprintf("%.1f", v) },
 	"at":      func(ns int64) string { return fmt.Sprintf("%.3f", seconds(ns)) },
 	"value":   jsonValue,

@@ -66,6 +66,9 @@ func CaseOf(s RunSummary) Case {
 	if s.SimBug != "" {
 		fmt.Fprintf(&out, ", simulator bug %s", s.SimBug)
 	}
+	if s.Dqlite != "" {
+		fmt.Fprintf(&out, ", dqlite %s", s.Dqlite)
+	}
 	fmt.Fprintf(&out, ", %d operations (%d ok, %d fail, %d info)\n", s.Ops.Invoked, s.Ops.OK, s.Ops.Fail, s.Ops.Info)
 	if s.Dir != "" {
 		fmt.Fprintf(&out, "run directory: %s\n", s.Dir)

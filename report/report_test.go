@@ -206,7 +206,8 @@ func TestReportOfAStoredDockerRunDoesNotClaimSimulator(t *testing.T) {
 	requireSelfContained(t, html, 4)
 	verdict := section(t, html, "verdict")
 	require.NotContains(t, verdict, "simulator")
-	require.Contains(t, verdict, "real dqlite 1.18.1 nodes in containers")
+	require.Contains(t, verdict, "real dqlite nodes in containers")
+	require.Contains(t, verdict, "every run used dqlite 1.18.1", "a run directory from before versions were recorded says what it ran")
 	require.Contains(t, section(t, html, "scenario"), "<th>clients</th><td>node: each operation through its node's control API",
 		"a run directory from before client modes existed is a node-mode run")
 	require.Contains(t, section(t, html, "anomalies"), `class="anomaly"`)

@@ -42,6 +42,9 @@ type RunSummary struct {
 	// run it as written (the simulator refusing a fault it cannot model).
 	// A skipped scenario is neither a pass nor a failure.
 	Skipped string `json:"skipped,omitempty"`
+	// Dqlite is which dqlite the nodes ran (docker), e.g. "1.18.7
+	// (go-dqlite v3.0.4)".
+	Dqlite string `json:"dqlite,omitempty"`
 }
 
 // Finding is an anomaly or a crash in a sentence.
@@ -67,6 +70,7 @@ func Summarize(scenario string, res *verdict.Result, err error) RunSummary {
 		s.Backend, s.SimBug, s.Seed, s.Dir = res.Backend, res.SimBug, res.Seed, res.Dir
 		s.Verdict, s.Outcome, s.Reasons = res.Verdict, res.Outcome, res.Reasons
 		s.Ops, s.Phases, s.Started, s.Error = res.Ops, res.Phases, res.Started, res.Error
+		s.Dqlite = verdict.DqliteVersions(res.Dqlite)
 		for _, c := range res.Checkers {
 			for _, a := range c.Anomalies {
 				s.Anomalies = append(s.Anomalies, Finding{Kind: a.Kind, Detail: a.Explanation})

@@ -54,6 +54,9 @@ type Scenario struct {
 	// DefaultDataDirSize when the nemesis uses disk, else none (the
 	// container's own file system).
 	DataDirSize string `yaml:"data_dir_size,omitempty"`
+	// Dqlite is the C dqlite the nodes run (docker backend): a version, or
+	// a section with per-node versions (dqlite.go).
+	Dqlite Dqlite `yaml:"dqlite"`
 	// NodeArgs are extra `dqtest node` flags per node, e.g. {n2: [--self-test-stale-reads]}.
 	NodeArgs map[string][]string `yaml:"node_args,omitempty"`
 	Workload WorkloadSpec        `yaml:"workload"`
@@ -268,6 +271,9 @@ func (sc *Scenario) resolvePlan() ([]nemesis.Step, error) {
 	if err := resolveDataDirSize(sc); err != nil {
 		return nil, err
 	}
+	if err := resolveDqlite(sc); err != nil {
+		return nil, err
+	}
 	return plan, sc.Expect.resolve()
 }
 
@@ -308,6 +314,8 @@ type Overrides struct {
 	// when the name changes (they belong to the other workload).
 	Workload *string
 	Backend  *mode.Backend
+	// Dqlite replaces the C dqlite version of every node (--dqlite).
+	Dqlite *string
 }
 
 // Apply returns sc with the overrides applied, resolved and validated
@@ -323,6 +331,10 @@ func (o Overrides) Apply(sc Scenario) (Scenario, error) {
 	override(&sc.Backend, o.Backend, "backend", "--backend", flags)
 	override(&sc.StopMode, o.StopMode, "stop_mode", "--stop-mode", flags)
 	override(&sc.Client, o.Client, "client", "--client", flags)
+	if o.Dqlite != nil {
+		sc.Dqlite = Dqlite{Version: *o.Dqlite}
+		set("dqlite.version", "--dqlite")
+	}
 	if o.Workload != nil && *o.Workload != sc.Workload.Name {
 		sc.Workload = WorkloadSpec{Name: *o.Workload}
 		set("workload.name", "--workload")

@@ -1,6 +1,7 @@
 package verdict
 
 import (
+	"strings"
 	"time"
 
 	"github.com/dqtest/dqtest/checker"
@@ -11,8 +12,8 @@ import (
 // Result is what a run found; results.json holds it (docs/run-directory.md).
 type Result struct {
 	Scenario string `json:"scenario"`
-	// Backend is the live backend's name ("docker": real dqlite 1.18.1 in
-	// containers) or "simulator" (a model of dqlite: a finding there is
+	// Backend is the live backend's name ("docker": real dqlite in
+	// containers, the versions in Dqlite) or "simulator" (a model of dqlite: a finding there is
 	// about the model or the harness, not about dqlite).
 	Backend string `json:"backend"`
 	// SimBug is the bug the simulator injected, if any.
@@ -45,6 +46,9 @@ type Result struct {
 	// Error is a harness error that cut the run short; the verdict is then
 	// unknown.
 	Error string `json:"error,omitempty"`
+	// Dqlite is which dqlite the nodes ran (docker: their images' labels);
+	// absent for the simulator, which models no version.
+	Dqlite []Build `json:"dqlite,omitempty"`
 	// Started is when the run began (wall clock).
 	Started time.Time `json:"started"`
 }
@@ -82,4 +86,38 @@ func ExitCode(v checker.Verdict) int {
 		return 1
 	}
 	return 2
+}
+
+// Build is the dqlite some nodes ran, as their node image's labels say.
+type Build struct {
+	Nodes []string `json:"nodes"`
+	Image string   `json:"image"`
+	// Dqlite is the C dqlite release (1.18.7); DqlitePackage the Debian
+	// package version (1.18.7-1); DqliteLibrary what the linked library
+	// reports (dqlite_version_number: trixie's 1.18.1 says 1.18.0).
+	Dqlite        string `json:"dqlite"`
+	DqlitePackage string `json:"dqlite_package,omitempty"`
+	DqliteLibrary string `json:"dqlite_library,omitempty"`
+	// GoDqlite is the go-dqlite version the node binds it with (v3.0.4).
+	GoDqlite string `json:"go_dqlite,omitempty"`
+}
+
+// DqliteVersions renders the builds for a line of text: "1.18.7 (go-dqlite
+// v3.0.4)", or one part per build of a mixed cluster.
+func DqliteVersions(builds []Build) string {
+	var parts []string
+	for _, b := range builds {
+		p := b.Dqlite
+		if p == "" {
+			p = "unknown dqlite (" + b.Image + ")"
+		}
+		if b.GoDqlite != "" {
+			p += " (go-dqlite " + b.GoDqlite + ")"
+		}
+		if len(builds) > 1 {
+			p += " on " + strings.Join(b.Nodes, ",")
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
 }

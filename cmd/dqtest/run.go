@@ -40,6 +40,7 @@ func newRunCommand() *cobra.Command {
 		junit       string
 		stopMode    mode.Stop
 		clientMode  mode.Client
+		dqlite      string
 		repeat      int
 	)
 	cmd := &cobra.Command{
@@ -93,6 +94,7 @@ passes when at least one run showed it and no run showed anything else.`,
 			o.Backend = ifChanged(flags, "backend", &backend)
 			o.StopMode = ifChanged(flags, "stop-mode", &stopMode)
 			o.Client = ifChanged(flags, "client", &clientMode)
+			o.Dqlite = ifChanged(flags, "dqlite", &dqlite)
 			if repeat < 1 {
 				return output.refuse(args, fmt.Errorf("--repeat: want 1 or more runs, got %d", repeat))
 			}
@@ -205,6 +207,7 @@ passes when at least one run showed it and no run showed anything else.`,
 	f.StringVar(&image, "image", "", "node image for the docker backend (default dqtest-node:latest, built by make image)")
 	f.StringVar((*string)(&stopMode), "stop-mode", "", "how stops reach dqlite: guarded, unguarded (reproduce shutdown bugs) or bypass (skip the C stop)")
 	f.StringVar((*string)(&clientMode), "client", "", "how clients reach dqlite: node (through each node's control API, the default) or direct (from dqtest straight to the leader's dqlite port)")
+	f.StringVar(&dqlite, "dqlite", "", "C dqlite version of every node: "+strings.Join(mode.DqliteVersions, " or ")+" (default: the scenario file's, else "+mode.DefaultDqlite+"; image dqtest-node:VERSION, built by 'make image')")
 	scenarioDefaults(f)
 	f.IntVar(&repeat, "repeat", 1, "run each scenario N times with fresh seeds (--seed S: S, S+1, ...) and report how often each crash or hang appeared")
 	return cmd

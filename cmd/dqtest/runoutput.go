@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -201,6 +202,15 @@ func (o *runOutput) finish() error {
 			Properties: map[string]string{"dqtest.version": version, "host": host}}
 		if len(o.runs) > 0 && !o.runs[0].Started.IsZero() {
 			suite.Timestamp = o.runs[0].Started
+		}
+		var versions []string
+		for _, r := range o.runs {
+			if r.Dqlite != "" && !slices.Contains(versions, r.Dqlite) {
+				versions = append(versions, r.Dqlite)
+			}
+		}
+		if len(versions) > 0 {
+			suite.Properties["dqlite"] = strings.Join(versions, "; ")
 		}
 		if err := report.WriteJUnitFile(o.junit, []report.Suite{suite}); err != nil {
 			return fmt.Errorf("--junit: %w", err)

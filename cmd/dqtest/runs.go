@@ -72,7 +72,7 @@ before writing it; it is listed as unknown.`,
 					return nil
 				}
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "STARTED\tSEED\tSCENARIO\tBACKEND\tOUTCOME\tVERDICT\tOPS\tFINDINGS\tDIR")
+				fmt.Fprintln(tw, "STARTED\tSEED\tSCENARIO\tBACKEND\tDQLITE\tOUTCOME\tVERDICT\tOPS\tFINDINGS\tDIR")
 				for _, r := range runs {
 					started := "-"
 					if !r.Started.IsZero() {
@@ -86,8 +86,8 @@ before writing it; it is listed as unknown.`,
 					if r.Seed != 0 {
 						seed = strconv.FormatInt(r.Seed, 10)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", started, seed, r.Scenario, cmp.Or(backend, "-"),
-						r.Outcome, r.Verdict, r.Ops.Invoked, findings(r), r.Dir)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", started, seed, r.Scenario, cmp.Or(backend, "-"),
+						cmp.Or(r.Dqlite, "-"), r.Outcome, r.Verdict, r.Ops.Invoked, findings(r), r.Dir)
 				}
 				return tw.Flush()
 			},

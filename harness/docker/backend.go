@@ -99,9 +99,6 @@ func (b *Backend) Start(ctx context.Context, spec harness.ClusterSpec) (*Cluster
 	if log == nil {
 		log = slog.Default()
 	}
-	if spec.Image == "" {
-		spec.Image = DefaultImage
-	}
 	if err := checkSpec(spec); err != nil {
 		return nil, err
 	}
@@ -113,11 +110,15 @@ func (b *Backend) Start(ctx context.Context, spec harness.ClusterSpec) (*Cluster
 		_ = docker.Close()
 		return nil, err
 	}
-	if err := requireImage(ctx, docker, spec.Image); err != nil {
+	images, err := imagesOfNodes(ctx, docker, spec)
+	if err != nil {
 		_ = docker.Close()
 		return nil, err
 	}
 	c := newCluster(spec, docker, log)
+	for _, n := range c.nodes {
+		n.image = images[n.name]
+	}
 	began := time.Now()
 	if err := c.up(ctx, b.readyTimeout()); err != nil {
 		// Whatever was created goes, even when ctx is what failed.
@@ -240,7 +241,7 @@ func (c *Cluster) startNode(ctx context.Context, i int) (*testcontainers.DockerC
 	}
 	args = append(args, c.spec.NodeArgs[n.name]...)
 	labels := map[string]string{labelTestcontainers: "true", labelRun: c.spec.RunID, labelNode: n.name}
-	ctr, err := testcontainers.Run(ctx, c.spec.Image,
+	ctr, err := testcontainers.Run(ctx, n.image.Image,
 		testcontainers.WithLogger(slogPrintf{}),
 		testcontainers.WithName(c.containerName(n.name)),
 		testcontainers.WithLabels(labels),

@@ -52,8 +52,10 @@ type Cluster struct {
 // node is one member: its container and what the harness knows about it.
 type node struct {
 	name string
-	ip   netip.Addr
-	ctr  *testcontainers.DockerContainer
+	// image is the node image the node runs, with its labels.
+	image NodeImage
+	ip    netip.Addr
+	ctr   *testcontainers.DockerContainer
 	// id and role are the node's dqlite id and role as the formed cluster
 	// reported them; Add puts a removed node back with both.
 	id   uint64

@@ -63,7 +63,7 @@ func (c *Cluster) createDataVolumes(ctx context.Context) error {
 		}
 		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: name, Target: keeperDir + "/" + n.name})
 	}
-	ctr, err := testcontainers.Run(ctx, c.spec.Image,
+	ctr, err := testcontainers.Run(ctx, c.nodes[0].image.Image, // any node image has the tools the keeper needs
 		testcontainers.WithLogger(slogPrintf{}),
 		testcontainers.WithName(c.containerName(keeperNode)),
 		testcontainers.WithLabels(labels),

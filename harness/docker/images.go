@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/mode"
+	"github.com/dqtest/dqtest/verdict"
 	"github.com/moby/moby/client"
 )
 
@@ -16,12 +19,12 @@ import (
 // Debian root (build/rootfs.sh) with the go-dqlite major that compiles
 // against it: 1.18.1 from trixie with go-dqlite v2, 1.18.7 from sid with
 // go-dqlite v3 (build tag dqlite_v3).
-var DqliteVersions = []string{"1.18.1", "1.18.7"}
+var DqliteVersions = mode.DqliteVersions
 
 // DefaultDqlite is the version a run uses when neither the scenario nor the
 // command line names one: the newest dqtest ships. dqtest-node:latest is
 // another tag of the same image.
-const DefaultDqlite = "1.18.7"
+const DefaultDqlite = mode.DefaultDqlite
 
 // NodeImageRepo is the repository of the node images: dqtest-node:<version>.
 const NodeImageRepo = "dqtest-node"
@@ -230,4 +233,65 @@ func compareVersions(a, b string) int {
 		}
 	}
 	return len(as) - len(bs)
+}
+
+// imagesOfNodes picks each node's image: spec.Image for every node when set
+// (its labels say which dqlite it carries), else the image of the node's
+// dqlite version (spec.NodeDqlite, else spec.Dqlite, else DefaultDqlite),
+// checked by resolveDqlite. A missing image is an error naming the make
+// command that builds it.
+func imagesOfNodes(ctx context.Context, docker imageAPI, spec harness.ClusterSpec) (map[string]NodeImage, error) {
+	out := make(map[string]NodeImage, spec.Nodes)
+	byVersion := map[string]NodeImage{}
+	for i := 1; i <= spec.Nodes; i++ {
+		name := nodeName(i)
+		if spec.Image != "" {
+			img, ok := byVersion[""]
+			if !ok {
+				var err error
+				img, err = inspectNodeImage(ctx, docker, spec.Image)
+				if err != nil {
+					return nil, fmt.Errorf("%w; build it with `make image` (dqtest never pulls images)", err)
+				}
+				byVersion[""] = img
+			}
+			out[name] = img
+			continue
+		}
+		v := spec.NodeDqlite[name]
+		if v == "" {
+			v = spec.Dqlite
+		}
+		if v == "" {
+			v = DefaultDqlite
+		}
+		img, ok := byVersion[v]
+		if !ok {
+			var err error
+			if img, err = resolveDqlite(ctx, docker, v); err != nil {
+				return nil, fmt.Errorf("docker backend: node %s: %w", name, err)
+			}
+			byVersion[v] = img
+		}
+		out[name] = img
+	}
+	return out, nil
+}
+
+// Builds implements harness.Builder: which dqlite each node runs, from its
+// image's labels, one entry per image.
+func (c *Cluster) Builds() []verdict.Build {
+	var builds []verdict.Build
+	idx := map[string]int{}
+	for _, n := range c.nodes {
+		i, ok := idx[n.image.Image]
+		if !ok {
+			i = len(builds)
+			idx[n.image.Image] = i
+			builds = append(builds, verdict.Build{Image: n.image.Image, Dqlite: n.image.Dqlite,
+				DqlitePackage: n.image.DqlitePackage, DqliteLibrary: n.image.DqliteLibrary, GoDqlite: n.image.GoDqlite})
+		}
+		builds[i].Nodes = append(builds[i].Nodes, n.name)
+	}
+	return builds
 }
