@@ -698,6 +698,7 @@ func (r *run) simulate(ctx context.Context) error {
 func (r *run) observations() verdict.Observations {
 	obs := verdict.Observations{
 		Nodes: r.reports, Recovery: r.recovery, States: r.states, ConvergenceSkipped: r.skipped,
+		Dqlite: oldestDqlite(r.res.Dqlite),
 		WorkloadStart: r.workloadStart, WorkloadEnd: r.workloadEnd,
 	}
 	if r.watched != nil { // a live run
@@ -729,4 +730,16 @@ func (r *run) check(ctx context.Context) {
 	for _, c := range r.res.Crashes {
 		r.log.Warn("node crashed", "node", c.Node, "signature", c.Signature, "expected", c.Expected)
 	}
+}
+
+// oldestDqlite is the oldest dqlite version of the builds the nodes ran
+// ("" when none is known: the simulator).
+func oldestDqlite(builds []verdict.Build) string {
+	oldest := ""
+	for _, b := range builds {
+		if b.Dqlite != "" && (oldest == "" || scenario.CompareVersions(b.Dqlite, oldest) < 0) {
+			oldest = b.Dqlite
+		}
+	}
+	return oldest
 }

@@ -57,6 +57,17 @@ func (d Dqlite) NodeVersion(node string) string {
 	return d.Version
 }
 
+// Oldest is the oldest version any node runs.
+func (d Dqlite) Oldest() string {
+	oldest := d.Version
+	for _, v := range d.Nodes {
+		if CompareVersions(v, oldest) < 0 {
+			oldest = v
+		}
+	}
+	return oldest
+}
+
 // Versions are the distinct versions the cluster runs, sorted.
 func (d Dqlite) Versions() []string {
 	vs := []string{d.Version}

@@ -59,3 +59,32 @@ func TestDqliteFlagReplacesEveryNodesVersion(t *testing.T) {
 	_, err = Overrides{Dqlite: &bad}.Apply(sc)
 	require.ErrorContains(t, err, `--dqlite: "one": want a version`)
 }
+
+func TestExpectFixedInTurnsAGateValidFromTheFixOn(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte("expect: {crash: dqlite_node_stop, fixed_in: 1.18.2}\n"))
+	require.NoError(t, err)
+	before := sc.Expect.For("1.18.1")
+	require.Equal(t, "dqlite_node_stop", before.Crash, "before the fix the crash is expected")
+	require.Empty(t, before.Fixed)
+	after := sc.Expect.For("1.18.7")
+	require.Equal(t, "valid", string(after.Verdict))
+	require.Empty(t, after.Crash)
+	require.Equal(t, "1.18.7", after.Fixed)
+	require.Equal(t, sc.Expect, sc.Expect.For(""), "the simulator has no version: the expectation stands")
+	require.Equal(t, 1, CompareVersions("1.18.10", "1.18.2"), "versions compare as numbers")
+
+	for src, want := range map[string]string{
+		"expect: {fixed_in: 1.18.2}\n":                 "expect.fixed_in: says when an expected anomaly or crash stopped",
+		"expect: {crash: x, fixed_in: soon}\n":         `expect.fixed_in: "soon": want a dqlite version`,
+		"expect: {verdict: valid, fixed_in: 1.18.2}\n": "expect.fixed_in",
+	} {
+		_, err := Parse("s.yaml", []byte(src))
+		require.ErrorContains(t, err, want, src)
+	}
+}
+
+func TestOldestVersionOfAMixedCluster(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte("dqlite: {version: 1.18.7, nodes: {n2: 1.18.1}}\n"))
+	require.NoError(t, err)
+	require.Equal(t, "1.18.1", sc.Dqlite.Oldest())
+}

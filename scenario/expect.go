@@ -1,7 +1,9 @@
 package scenario
 
 import (
+	"cmp"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/dqtest/dqtest/checker"
@@ -27,6 +29,44 @@ type Expect struct {
 	// (for a known liveness bug: the run is judged on its safety alone,
 	// and the report still says the cluster did not recover).
 	Recovery string `yaml:"recovery,omitempty" json:"recovery,omitempty"`
+	// FixedIn is the dqlite version that fixed the bug a regression gate
+	// expects: on a cluster whose every node runs that version or a newer
+	// one, the run is expected valid instead, and its outcome says the bug
+	// is fixed in this version (the gate passes on both sides of the fix;
+	// the bug coming back is a finding). Docker runs only.
+	FixedIn string `yaml:"fixed_in,omitempty" json:"fixed_in,omitempty"`
+	// Fixed is set on the expectation For returned when FixedIn applied:
+	// the version the run's cluster ran.
+	Fixed string `yaml:"-" json:"fixed,omitempty"`
+}
+
+// For is the expectation on a cluster whose oldest node runs dqlite
+// version ("" for unknown, or the simulator): e itself, or, from FixedIn
+// on, a valid run (with Fixed set to version).
+func (e Expect) For(version string) Expect {
+	if e.FixedIn == "" || version == "" || CompareVersions(version, e.FixedIn) < 0 {
+		return e
+	}
+	return Expect{Verdict: checker.Valid, Recovery: e.Recovery, FixedIn: e.FixedIn, Fixed: version}
+}
+
+// CompareVersions compares two major.minor.patch versions numerically:
+// -1, 0 or 1.
+func CompareVersions(a, b string) int {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < max(len(pa), len(pb)); i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			return cmp.Compare(x, y)
+		}
+	}
+	return 0
 }
 
 // Recovery expectations (Expect.Recovery).
@@ -56,6 +96,14 @@ func (e *Expect) resolve() error {
 	case checker.Invalid:
 	default:
 		return badField("expect.verdict", "must be valid or invalid, got %q", e.Verdict)
+	}
+	if e.FixedIn != "" {
+		if !dqliteVersionRE.MatchString(e.FixedIn) {
+			return badField("expect.fixed_in", "%q: want a dqlite version such as 1.18.2", e.FixedIn)
+		}
+		if e.Verdict != checker.Invalid {
+			return badField("expect.fixed_in", "says when an expected anomaly or crash stopped: give the anomalies or the crash too")
+		}
 	}
 	for i, a := range e.Anomalies {
 		if strings.TrimSpace(a) == "" {

@@ -56,6 +56,10 @@ type Observations struct {
 	// States are every node's own copy of the workload's data after the
 	// final reads; nil when the convergence check did not run.
 	States []converge.State `json:"states,omitempty"`
+	// Dqlite is the oldest C dqlite version the nodes ran (docker: from
+	// their images' labels); "" for the simulator. An expectation with
+	// fixed_in depends on it.
+	Dqlite string `json:"dqlite,omitempty"`
 	// ConvergenceSkipped says why the convergence check did not run when
 	// the scenario asked for it (e.g. the backend cannot read a node's own
 	// copy).
@@ -93,6 +97,9 @@ type Output struct {
 	Ops      detect.OpCounts
 	Faults   []detect.FaultEffect
 	Recovery *Recovery
+	// Expect is the expectation the outcome was judged against: the
+	// scenario's, or a valid run on a dqlite that fixed its bug.
+	Expect scenario.Expect
 	// Artifacts are files for the run directory (porcupine's
 	// visualization), by name.
 	Artifacts map[string][]byte
@@ -104,8 +111,9 @@ func Compute(ctx context.Context, in Input) Output {
 	var out Output
 	exp := scenario.Expect{Verdict: checker.Valid, Recovery: scenario.RecoveryRequired}
 	if in.Scenario != nil {
-		exp = in.Scenario.Expect
+		exp = in.Scenario.Expect.For(in.Obs.Dqlite)
 	}
+	out.Expect = exp
 	events := in.Events
 	switch {
 	case in.ReadErr != nil:
@@ -151,6 +159,13 @@ func Compute(ctx context.Context, in Input) Output {
 	markExpected(out.Crashes, exp)
 	out.Verdict = combinedVerdict(out.Checkers, out.Crashes)
 	out.Outcome, out.Reasons = judge(exp, out.Verdict, out.Checkers, out.Crashes)
+	if exp.Fixed != "" {
+		note := fmt.Sprintf("fixed in this version: the scenario expects its bug before dqlite %s, and this cluster ran %s", exp.FixedIn, exp.Fixed)
+		if out.Outcome != checker.Valid {
+			note = fmt.Sprintf("the bug fixed in dqlite %s showed on %s (a regression, or not fixed after all)", exp.FixedIn, exp.Fixed)
+		}
+		out.Reasons = append([]string{note}, out.Reasons...)
+	}
 	return out
 }
 
@@ -160,6 +175,7 @@ func (o Output) Apply(res *Result) {
 	res.Verdict, res.Outcome, res.Reasons = o.Verdict, o.Outcome, o.Reasons
 	res.Ops, res.Faults = o.Ops, o.Faults
 	res.Recovery = o.Recovery
+	res.Expect = o.Expect
 	if res.Checkers == nil {
 		res.Checkers = []checker.Result{}
 	}

@@ -2,10 +2,12 @@ package verdict
 
 import (
 	"bytes"
+	"context"
 	"testing"
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/detect"
+	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/scenario"
 	"github.com/stretchr/testify/require"
 )
@@ -79,4 +81,36 @@ func TestCombinedVerdictIsInvalidOnAnyCrash(t *testing.T) {
 	require.Equal(t, checker.Valid, combinedVerdict([]checker.Result{{Verdict: checker.Valid}}, nil))
 	require.Equal(t, checker.Unknown, combinedVerdict([]checker.Result{{Verdict: checker.Valid}, {Verdict: checker.Unknown}}, nil))
 	require.Equal(t, checker.Invalid, combinedVerdict([]checker.Result{{Verdict: checker.Unknown}}, []detect.Crash{{Node: "n1"}}))
+}
+
+func TestAGateWithFixedInPassesOnBothSidesOfTheFix(t *testing.T) {
+	sc, err := scenario.Parse("gate.yaml", []byte("backend: sim\nexpect: {crash: dqlite_node_stop, fixed_in: 1.18.2}\n"))
+	require.NoError(t, err)
+	rs, err := sc.Resolve()
+	require.NoError(t, err)
+	events := []history.Event{
+		{Index: 0, Time: 1, Process: 0, Type: history.Invoke, F: "write", Key: "k", Value: int64(1)},
+		{Index: 1, Time: 2, Process: 0, Type: history.OK, F: "write", Key: "k", Value: int64(1)},
+		{Index: 2, Time: 3, Process: 0, Type: history.Invoke, F: "read", Key: "k"},
+		{Index: 3, Time: 4, Process: 0, Type: history.OK, F: "read", Key: "k", Value: int64(1)},
+	}
+	crashLog := []byte("dqtest: src/server.c:779: dqlite_node_stop: Assertion `rv == 0' failed.\nSIGABRT: abort\n")
+	run := func(version string, crashed bool) Output {
+		obs := Observations{Dqlite: version, Nodes: []detect.NodeReport{{Node: "n1", Exit: detect.NodeExit{Running: true}}}}
+		if crashed {
+			obs.Nodes[0] = detect.NodeReport{Node: "n1", Exit: detect.NodeExit{ExitCode: 134, Signal: "SIGABRT"}, Log: crashLog}
+		}
+		return Compute(context.Background(), Input{Scenario: rs, Events: events, Obs: obs})
+	}
+	out := run("1.18.1", true)
+	require.Equal(t, checker.Valid, out.Outcome, "the known crash before the fix: %v", out.Reasons)
+	out = run("1.18.7", false)
+	require.Equal(t, checker.Valid, out.Outcome, "%v", out.Reasons)
+	require.Contains(t, out.Reasons[0], "fixed in this version")
+	require.Equal(t, "1.18.7", out.Expect.Fixed)
+	out = run("1.18.7", true)
+	require.Equal(t, checker.Invalid, out.Outcome, "the bug back after its fix is a finding")
+	require.Contains(t, out.Reasons[0], "the bug fixed in dqlite 1.18.2 showed on 1.18.7")
+	out = run("1.18.1", false)
+	require.Equal(t, checker.Invalid, out.Outcome, "the gate still fails when the crash goes missing before the fix")
 }
