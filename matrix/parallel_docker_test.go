@@ -1,0 +1,388 @@
+package matrix
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/harness/docker"
+	"github.com/dqtest/dqtest/nemesis"
+	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/verdict"
+)
+
+// shortDockerSpec is two short cells with no faults: bank and set under
+// "none", 10 s each, light load (other suites share the machine's Docker).
+func shortDockerSpec() Spec {
+	base := scenario.Default()
+	base.Rate, base.Concurrency = 40, 3
+	base.Nemesis = nemesis.Spec{}
+	return Spec{Name: "short", Workloads: []string{"bank", "set"}, Nemeses: []string{"none"}, Base: &base,
+		TimeLimit: 10 * time.Second, Seed: 5, Backend: "docker"}
+}
+
+// syncBuffer is a bytes.Buffer for several goroutines' log lines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// readyLines are the docker backend's "cluster ready" log lines: run id
+// and subnet of every cluster that came up.
+func readyLines(t *testing.T, log string) map[string]string {
+	t.Helper()
+	subnets := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(log))
+	for sc.Scan() {
+		var l struct {
+			Msg, Run, Subnet string
+		}
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "cluster ready" {
+			subnets[l.Run] = l.Subnet
+		}
+	}
+	return subnets
+}
+
+func runIDOf(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, verdict.ResultsFile))
+	require.NoError(t, err)
+	var r struct {
+		RunID string `json:"run_id"`
+	}
+	require.NoError(t, json.Unmarshal(data, &r))
+	require.NotEmpty(t, r.RunID)
+	return r.RunID
+}
+
+// --parallel 2 on one engine: two cells at once, each on its own cluster,
+// network and /24, both reaching their verdicts, nothing left behind.
+func TestParallelTwoCellsOnDockerOverlapWithoutColliding(t *testing.T) {
+	requireDocker(t)
+	var log syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&log, nil))
+	spec := shortDockerSpec()
+	spec.Parallel = 2
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	began := time.Now()
+	res, err := Run(ctx, spec, dir, harness.Options{Backend: &docker.Backend{Log: logger}, Log: logger}, nil)
+	require.NoError(t, err)
+	wall := time.Since(began)
+	var sum float64
+	var runs []string
+	for _, c := range res.Cells {
+		t.Logf("%s: %s in %.1fs (start-up %.1fs, teardown %.1fs)", c.Key(), c.Status, c.Wall, c.Run.Phases.Startup, c.Run.Phases.Teardown)
+		require.Equal(t, Passed, c.Status, "%s: %s %v", c.Key(), c.Run.Error, c.Run.Reasons)
+		sum += c.Wall
+		runs = append(runs, runIDOf(t, filepath.Join(dir, c.Path)))
+	}
+	t.Logf("P=2: %s for two cells of %.1fs and %.1fs (%.1fs one after another)", wall.Round(100*time.Millisecond),
+		res.Cells[0].Wall, res.Cells[1].Wall, sum)
+	require.Less(t, wall.Seconds(), sum-5, "the two cells overlapped")
+	require.Equal(t, checker.Valid, res.Outcome)
+
+	subnets := readyLines(t, log.String())
+	require.NotEqual(t, runs[0], runs[1])
+	require.Contains(t, subnets, runs[0])
+	require.Contains(t, subnets, runs[1])
+	a, b := netip.MustParsePrefix(subnets[runs[0]]), netip.MustParsePrefix(subnets[runs[1]])
+	require.False(t, a.Overlaps(b), "the two clusters' networks do not overlap: %s, %s", a, b)
+	for _, run := range runs {
+		left, err := docker.Leftovers(context.Background(), run)
+		require.NoError(t, err)
+		require.Empty(t, left, "run %s left nothing behind", run)
+	}
+}
+
+// Ctrl-C on a parallel matrix on Docker: both running cells are
+// cancelled, each tears its cluster down before Run returns.
+func TestParallelInterruptOnDockerTearsEveryClusterDown(t *testing.T) {
+	requireDocker(t)
+	var log syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&log, nil))
+	spec := shortDockerSpec()
+	spec.TimeLimit = 60 * time.Second
+	spec.Parallel = 2
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Cancel once both clusters are up (or after 60 s at the latest).
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) && len(readyLines(t, log.String())) < 2 {
+			time.Sleep(200 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second)
+		cancel()
+	}()
+	res, err := Run(ctx, spec, dir, harness.Options{Backend: &docker.Backend{Log: logger}, Log: logger}, nil)
+	require.ErrorIs(t, err, context.Canceled)
+	subnets := readyLines(t, log.String())
+	require.Len(t, subnets, 2, "both cells were running")
+	for run := range subnets {
+		left, err := docker.Leftovers(context.Background(), run)
+		require.NoError(t, err)
+		require.Empty(t, left, "interrupted run %s left nothing behind", run)
+	}
+	for _, c := range res.Cells {
+		require.Less(t, c.Wall, 50.0, "%s stopped early", c.Key())
+	}
+}
+
+// The child side of the engine tests: TestMain runs it when the test
+// binary is started as one engine's process (childEnv set).
+const childEnv = "DQTEST_MATRIX_TEST_CHILD"
+
+type childArgs struct {
+	Keys   []string      `json:"keys"`
+	Dir    string        `json:"dir"`
+	Engine docker.Engine `json:"engine"`
+}
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv(childEnv); v != "" {
+		os.Exit(runChild(v))
+	}
+	os.Exit(m.Run())
+}
+
+// runChild is what `dqtest matrix --only KEYS --engine E` does: check the
+// engine testcontainers-go reaches, then run the cells on it.
+func runChild(arg string) int {
+	var a childArgs
+	if err := json.Unmarshal([]byte(arg), &a); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	ctx := context.Background()
+	if err := docker.CheckReached(ctx, a.Engine); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	spec := shortDockerSpec()
+	spec.Only = a.Keys
+	res, err := Run(ctx, spec, a.Dir, harness.Options{Backend: &docker.Backend{Engine: &a.Engine}}, nil)
+	if err == nil {
+		err = WriteFiles(res, "")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	return 0
+}
+
+// testLaunch starts this test binary as each engine's process, with the
+// engine's DOCKER_HOST, as the CLI starts dqtest.
+func testLaunch(t *testing.T, engines []docker.Engine, dockerHost []string) Launch {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	return ProcessLaunch(func(i int, keys []string, dir string) (*exec.Cmd, error) {
+		arg, err := json.Marshal(childArgs{Keys: keys, Dir: dir, Engine: engines[i]})
+		if err != nil {
+			return nil, err
+		}
+		c := exec.Command(exe)
+		c.Env = append(os.Environ(), childEnv+"="+string(arg), "DOCKER_HOST="+dockerHost[i])
+		c.Stdout, c.Stderr = &testWriter{t: t, prefix: fmt.Sprintf("[engine %d] ", i+1)}, &testWriter{t: t, prefix: fmt.Sprintf("[engine %d] ", i+1)}
+		return c, nil
+	}, time.Minute)
+}
+
+type testWriter struct {
+	t      *testing.T
+	prefix string
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if strings.Contains(l, "ERROR") || strings.Contains(l, "engine") || strings.Contains(l, "refusing") || !strings.Contains(l, "level=") {
+			w.t.Log(w.prefix + l)
+		}
+	}
+	return len(p), nil
+}
+
+// secondEngine starts a second dockerd on this machine (its own socket,
+// data root, exec root, pid file, no default bridge, no iptables or
+// masquerading of its own: it must not touch the first daemon's rules),
+// loads the node image into it, and stops it and removes its files at the
+// end. The first daemon's FORWARD policy drops bridged traffic it has no
+// rule for, so one rule lets same-bridge traffic inside dqtest's own range
+// through (removed at the end). It returns the engine's URL, or skips (or
+// fails under CI) saying what failed.
+func secondEngine(t *testing.T) string {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf(format, args...)
+		}
+		t.Skipf(format, args...)
+	}
+	dockerd, err := exec.LookPath("dockerd")
+	if err != nil {
+		fail("a second engine needs dockerd: %v", err)
+	}
+	root, err := os.MkdirTemp("", "dqtest-engine2-")
+	require.NoError(t, err)
+	sock := filepath.Join(root, "docker.sock")
+	cfg := filepath.Join(root, "daemon.json")
+	// The storage driver of the first daemon (fuse-overlayfs here: the
+	// machine's root is itself an overlay), the same MTU.
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"storage-driver":"fuse-overlayfs","mtu":1400}`), 0o644))
+	logf, err := os.Create(filepath.Join(root, "dockerd.log"))
+	require.NoError(t, err)
+	cmd := exec.Command(dockerd, "--config-file", cfg, "--host", "unix://"+sock,
+		"--data-root", filepath.Join(root, "data"), "--exec-root", filepath.Join(root, "exec"),
+		"--pidfile", filepath.Join(root, "docker.pid"), "--bridge", "none", "--iptables=false", "--ip-masq=false")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	rule := []string{"DOCKER-USER", "-m", "physdev", "--physdev-is-bridged", "-s", "172.29.0.0/16", "-d", "172.29.0.0/16", "-j", "ACCEPT"}
+	t.Cleanup(func() {
+		_ = exec.Command("iptables", append([]string{"-D"}, rule...)...).Run()
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		_ = exec.Command("umount", "-R", filepath.Join(root, "exec")).Run()
+		if err := os.RemoveAll(root); err != nil {
+			t.Logf("removing the second engine's files: %v", err)
+		}
+	})
+	host := "unix://" + sock
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := docker.EngineAt(ctx, host)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case werr := <-exited:
+			log, _ := os.ReadFile(logf.Name())
+			fail("the second dockerd exited: %v: %s", werr, lastLines(string(log), 5))
+		default:
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logf.Name())
+			fail("the second dockerd did not answer in 30 s: %v: %s", err, lastLines(string(log), 5))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if out, err := exec.Command("iptables", append([]string{"-I"}, rule...)...).CombinedOutput(); err != nil {
+		fail("letting bridged traffic of the second engine through: %v: %s", err, out)
+	}
+	// The node images (every dqlite version's tag), from the first engine
+	// (dqtest never pulls).
+	began := time.Now()
+	load := exec.Command("sh", "-c", `docker save $(docker images --format '{{.Repository}}:{{.Tag}}' dqtest-node | grep -v '<none>') | docker -H `+host+" load -q")
+	if out, err := load.CombinedOutput(); err != nil {
+		fail("loading the node images into the second engine: %v: %s", err, out)
+	}
+	t.Logf("second engine at %s up, node image loaded in %s", host, time.Since(began).Round(100*time.Millisecond))
+	return host
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// --docker-host with two engines: a second dockerd on this machine, the
+// cells spread over both (one process per engine, each checked to reach
+// its engine), one result linking both engines' run directories. Then the
+// traps: an engine process whose DOCKER_HOST names a socket that does not
+// exist (testcontainers-go falls back to the default socket) is refused,
+// its cells missing, never run elsewhere.
+func TestDockerHostSpreadsCellsOverTwoEnginesAndRefusesAWrongOne(t *testing.T) {
+	requireDocker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	first := "unix:///var/run/docker.sock"
+	second := secondEngine(t)
+	e1, err := docker.EngineAt(ctx, first)
+	require.NoError(t, err)
+	e2, err := docker.EngineAt(ctx, second)
+	require.NoError(t, err)
+	t.Logf("engine 1: %s; engine 2: %s", e1, e2)
+	require.Equal(t, e1.ID, e2.ID, "dockerd 20.10 keeps its ID in /etc/docker/key.json: two daemons here share it")
+	require.NotEqual(t, e1.Identity(), e2.Identity(), "the data root tells them apart")
+
+	engines := []docker.Engine{e1, e2}
+	dir := t.TempDir()
+	res, err := RunSpread(ctx, shortDockerSpec(), dir, 2, testLaunch(t, engines, []string{first, second}))
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 2)
+	for i, c := range res.Cells {
+		t.Logf("%s: %s in %.1fs, %s", c.Key(), c.Status, c.Wall, c.Path)
+		require.Equal(t, Passed, c.Status, "%s: %s", c.Key(), c.Run.Error)
+		require.True(t, strings.HasPrefix(c.Path, EngineDir(i)+"/"), "%s ran on engine %d", c.Key(), i+1)
+		require.FileExists(t, filepath.Join(dir, c.Path, verdict.ResultsFile))
+	}
+	require.NoError(t, WriteFiles(res, ""))
+	page, err := os.ReadFile(filepath.Join(dir, SummaryFile))
+	require.NoError(t, err)
+	require.Contains(t, string(page), `href="engine-2/set-none/report.html"`)
+	back, err := ReadResult(dir)
+	require.NoError(t, err)
+	require.Len(t, back.Plan.Cells, 2)
+
+	// Engine 2's process told DOCKER_HOST=a socket that does not exist:
+	// testcontainers-go reaches the default socket instead, the identity
+	// check sees engine 1, and the part is refused.
+	bad := []string{first, "unix:///nonexistent.sock"}
+	dir2 := t.TempDir()
+	res, err = RunSpread(ctx, shortDockerSpec(), dir2, 2, testLaunch(t, engines, bad))
+	require.Error(t, err)
+	require.ErrorContains(t, err, "engine 2")
+	require.Equal(t, []string{"set/none"}, MissingCells(res), "engine 2's cell is missing, not run elsewhere")
+	require.Equal(t, checker.Unknown, res.Outcome)
+	require.Equal(t, Passed, res.Cells[0].Status)
+
+	// And the parent refuses a missing socket or a remote engine before
+	// anything runs.
+	_, err = docker.EngineAt(ctx, "unix:///nonexistent.sock")
+	require.ErrorContains(t, err, "would silently use the default socket instead")
+	_, err = docker.EngineAt(ctx, "tcp://192.0.2.1:2375")
+	require.ErrorContains(t, err, "a remote engine")
+	var wrong error = docker.CheckReached(ctx, e2)
+	require.True(t, errors.Is(wrong, docker.ErrWrongEngine), "this process reaches engine 1, not 2: %v", wrong)
+}
