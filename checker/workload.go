@@ -8,38 +8,6 @@ import (
 	"github.com/dqtest/dqtest/history"
 )
 
-// checkersByWorkload are the checkers each workload's histories need, with
-// the options a history alone allows: the bank infers its accounts and
-// total from the first read; time is bounded by the caller's context.
-// A workload that knows its parameters (workloads.Workload.Checker) builds
-// its checker itself.
-var checkersByWorkload = map[string]func() Checker{
-	"register": func() Checker { return NewRegister(RegisterOptions{}) },
-	"bank":     func() Checker { return NewBank(BankOptions{}) },
-	"set":      NewSet,
-	"append":   func() Checker { return NewAppend(AppendOptions{}) },
-}
-
-// ForWorkload returns the checker for the named workload's histories, with
-// default options (see checkersByWorkload).
-func ForWorkload(name string) (Checker, error) {
-	mk, ok := checkersByWorkload[name]
-	if !ok {
-		return nil, fmt.Errorf("no checker for workload %q (known: %s)", name, strings.Join(Workloads(), ", "))
-	}
-	return mk(), nil
-}
-
-// Workloads lists the workloads ForWorkload knows, sorted.
-func Workloads() []string {
-	names := make([]string, 0, len(checkersByWorkload))
-	for n := range checkersByWorkload {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // InferWorkload names the workload that produced a history from its
 // operations' f (docs/history.md): txn is append; transfer, or a read
 // returning an object, is bank; add or final-read, or a read returning a

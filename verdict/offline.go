@@ -16,6 +16,7 @@ import (
 	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/scenario"
+	"github.com/dqtest/dqtest/workloads"
 )
 
 // Request says what `dqtest check` re-checks.
@@ -139,7 +140,7 @@ func Check(ctx context.Context, req Request) (Report, error) {
 			rep.Consistency = rs.Checker.Consistency
 		}
 	} else {
-		ck, err := checker.ForWorkload(rep.Workload)
+		ck, err := workloads.BareChecker(rep.Workload)
 		if err != nil {
 			return rep, err
 		}
@@ -186,7 +187,7 @@ func pickWorkload(rep *Report, req Request, sc *scenario.Scenario, events []hist
 	inferred, inferErr := checker.InferWorkload(events)
 	switch {
 	case req.Workload != "":
-		if _, err := checker.ForWorkload(req.Workload); err != nil {
+		if _, err := workloads.BareChecker(req.Workload); err != nil {
 			return err
 		}
 		rep.Workload, rep.WorkloadFrom = req.Workload, "--workload"

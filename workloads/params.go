@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/dqtest/dqtest/checker"
 )
 
 // Params are a workload's parameters, as a scenario gives them under
@@ -71,6 +73,8 @@ type kind struct {
 	defaults Params
 	applies  []string // names of the Params fields this workload reads
 	build    func(p Params, m mix) Workload
+	// bare is the checker for a history without its scenario.
+	bare func() checker.Checker
 }
 
 var kinds = map[string]kind{
@@ -78,22 +82,40 @@ var kinds = map[string]kind{
 		defaults: Params{Keys: 2, OpsPerKey: 100, Values: 5, Mix: map[string]int{"read": 1, "write": 1, "cas": 1}},
 		applies:  []string{"keys", "ops_per_key", "values", "mix"},
 		build:    func(p Params, m mix) Workload { return &register{p: p, mix: m} },
+		bare:     func() checker.Checker { return checker.NewRegister(checker.RegisterOptions{}) },
 	},
 	"bank": {
 		defaults: Params{Accounts: 5, Total: 100, MaxTransfer: 5, Mix: map[string]int{"transfer": 1, "read": 1}},
 		applies:  []string{"accounts", "total", "max_transfer", "allow_negative", "mix"},
 		build:    func(p Params, m mix) Workload { return &bank{p: p, mix: m} },
+		// Without a scenario the bank checker takes the accounts and the
+		// total from the first ok read, and says so.
+		bare: func() checker.Checker { return checker.NewBank(checker.BankOptions{}) },
 	},
 	"set": {
 		defaults: Params{Mix: map[string]int{"add": 19, "read": 1}},
 		applies:  []string{"mix"},
 		build:    func(p Params, m mix) Workload { return &set{mix: m} },
+		bare:     checker.NewSet,
 	},
 	"append": {
 		defaults: Params{Keys: 8, OpsPerKey: 100, TxnLen: 4, KeysPerTxn: 2, Mix: map[string]int{"append": 1, "r": 1}},
 		applies:  []string{"keys", "ops_per_key", "txn_len", "keys_per_txn", "mix"},
 		build:    func(p Params, m mix) Workload { return &appendList{p: p, mix: m} },
+		bare:     func() checker.Checker { return checker.NewAppend(checker.AppendOptions{}) },
 	},
+}
+
+// BareChecker is the checker of the named workload's histories when only
+// the history is known (dqtest check of a bare history file): the options a
+// history alone allows. A workload built with New knows its parameters and
+// builds its own (Workload.Checker).
+func BareChecker(name string) (checker.Checker, error) {
+	k, ok := kinds[name]
+	if !ok {
+		return nil, paramErr(name, "name", fmt.Sprintf("no checker for workload %q (known: %s)", name, strings.Join(Names(), ", ")))
+	}
+	return k.bare(), nil
 }
 
 // Names returns the workloads New knows, sorted.

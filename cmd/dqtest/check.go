@@ -9,6 +9,7 @@ import (
 
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/verdict"
+	"github.com/dqtest/dqtest/workloads"
 )
 
 func init() {
@@ -51,7 +52,7 @@ message names the offending line of a malformed history).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if workload != "" {
-				if _, err := checker.ForWorkload(workload); err != nil {
+				if _, err := workloads.BareChecker(workload); err != nil {
 					return &exitError{code: exitUnknown, err: err}
 				}
 			}
