@@ -99,7 +99,7 @@ error or an interrupt before the baseline.`,
 			}
 			// Each candidate's own progress lines go to debug: the
 			// shrinker prints one line per candidate.
-			quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 			if v, _ := cmd.Flags().GetBool("verbose"); v {
 				quiet = slog.Default()
 			}
