@@ -122,8 +122,9 @@ bin/dqlite-%/dqtest: $$(ROOTFS_$$*)/.dqtest-ready $(GO_SOURCES)
 # Kept: make would delete them as intermediate files of the image-% chain.
 .PRECIOUS: bin/dqlite-%/dqtest
 
+# A copy renamed into place: a bin/dqtest that is running stays intact.
 bin/dqtest: bin/dqlite-$(DQLITE_DEFAULT)/dqtest
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 ## image: the node images of IMAGE_VERSIONS (every version; DQLITE=1.18.7
 ## for one), and bin/dqtest when the default version is among them.
