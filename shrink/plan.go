@@ -239,3 +239,25 @@ func remapNodeArgs(args map[string][]string, m int) map[string][]string {
 	}
 	return out
 }
+
+// remapVersions moves per-node dqlite versions onto the nodes left: a
+// node that stays keeps its own; a removed node's version goes to the
+// node it maps to when that one has none of its own.
+func remapVersions(v map[string]string, m int) map[string]string {
+	if len(v) == 0 {
+		return nil
+	}
+	names := scenario.NodeNames(m)
+	out := map[string]string{}
+	for node, ver := range v {
+		if slices.Contains(names, node) {
+			out[node] = ver
+		}
+	}
+	for _, node := range slices.Sorted(maps.Keys(v)) {
+		if to := nodeMap(node, m); !slices.Contains(names, node) && out[to] == "" {
+			out[to] = v[node]
+		}
+	}
+	return out
+}

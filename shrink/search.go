@@ -254,6 +254,7 @@ func (s *shrinker) fewerNodes(ctx context.Context) {
 		c := s.best.clone()
 		c.nodes = m
 		c.nodeArgs = remapNodeArgs(c.nodeArgs, m)
+		c.dqliteNodes = remapVersions(c.dqliteNodes, m)
 		for i := range c.eps {
 			if t, ok := RemapTargets(c.eps[i], m, spec); ok {
 				c.eps[i].Targets = t
@@ -267,6 +268,7 @@ func (s *shrinker) fewerNodes(ctx context.Context) {
 		d := s.best.clone()
 		d.nodes = m
 		d.nodeArgs = nil
+		d.dqliteNodes = remapVersions(d.dqliteNodes, m)
 		for node, args := range s.best.nodeArgs {
 			if slices.Contains(scenario.NodeNames(m), node) {
 				if d.nodeArgs == nil {

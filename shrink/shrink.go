@@ -182,6 +182,8 @@ type cand struct {
 	keys        int
 	accounts    int
 	nodeArgs    map[string][]string
+	// dqliteNodes are per-node dqlite versions (scenario dqlite.nodes).
+	dqliteNodes map[string]string
 }
 
 func (c cand) clone() cand {
@@ -272,7 +274,7 @@ func Run(ctx context.Context, runDir string, opts Options) (*Report, error) {
 
 	eps := Episodes(rs.Plan)
 	start := cand{eps: eps, timeLimit: orig.TimeLimit, nodes: orig.Nodes, concurrency: orig.Concurrency, rate: orig.Rate,
-		keys: orig.Workload.Keys, accounts: orig.Workload.Accounts, nodeArgs: orig.NodeArgs}
+		keys: orig.Workload.Keys, accounts: orig.Workload.Accounts, nodeArgs: orig.NodeArgs, dqliteNodes: orig.Dqlite.Nodes}
 	s.report = &Report{
 		Source: runDir, Out: opts.Out, Finding: finding, Findings: findings, Backend: res.Backend, SimBug: res.SimBug,
 		Exact: s.exact, Tries: s.tries, Original: sizeOf(start, res), Before: rs.Plan, Rerun: opts.Rerun,
@@ -398,6 +400,7 @@ func (s *shrinker) build(c cand) scenario.Scenario {
 	sc.Workload.Keys = c.keys
 	sc.Workload.Accounts = c.accounts
 	sc.NodeArgs = c.nodeArgs
+	sc.Dqlite.Nodes = c.dqliteNodes
 	sc.Nemesis = nemesis.Spec{Targets: s.base.Nemesis.Targets, PacketLoss: s.base.Nemesis.PacketLoss}
 	if len(c.eps) > 0 {
 		sc.Nemesis.Schedule = nemesis.Schedule{Kind: nemesis.Timeline, Timeline: Steps(c.eps)}

@@ -131,6 +131,9 @@ func TestRemapTargets(t *testing.T) {
 	_, ok := RemapTargets(Episode{Fault: "no-such", Targets: []string{"n1"}}, 3, "one")
 	require.False(t, ok)
 	require.Equal(t, map[string][]string{"n1": {"--no-start"}, "n3": {"--x"}}, remapNodeArgs(map[string][]string{"n4": {"--no-start"}, "n3": {"--x"}}, 3))
+	require.Equal(t, map[string]string{"n1": "1.18.1", "n2": "1.18.7", "n3": "1.18.7"}, remapVersions(map[string]string{"n4": "1.18.1", "n3": "1.18.7", "n5": "1.18.7"}, 3),
+		"a removed node's dqlite version goes to the node it maps to, unless that one has its own")
+	require.Nil(t, remapVersions(nil, 3))
 }
 
 func instant(f string) bool { return f == "transfer" || f == "handover" || f == "stop-start-loop" }
