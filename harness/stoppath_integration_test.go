@@ -27,12 +27,20 @@ import (
 
 // runShipped runs a scenario file from scenarios/, with a fixed seed and
 // optionally another stop mode.
+// buggyDqlite is the dqlite version the shutdown bugs reproduce on.
+const buggyDqlite = "1.18.1"
+
 func runShipped(t *testing.T, file, stopMode string) *verdict.Result {
+	t.Helper()
+	return runShippedOn(t, file, stopMode, buggyDqlite)
+}
+
+func runShippedOn(t *testing.T, file, stopMode, dqlite string) *verdict.Result {
 	t.Helper()
 	sc, err := scenario.Load(filepath.Join("..", "scenarios", file))
 	require.NoError(t, err)
 	seed := int64(61)
-	o := scenario.Overrides{Seed: &seed}
+	o := scenario.Overrides{Seed: &seed, Dqlite: &dqlite}
 	if stopMode != "" {
 		m := mode.Stop(stopMode)
 		o.StopMode = &m
@@ -114,6 +122,29 @@ func TestIntegrationShutdownGuardedAndBypassModesAvoidTheBugs(t *testing.T) {
 			require.Equal(t, checker.Valid, res.Verdict, "no crash, no hang: %v", res.Reasons)
 			require.Empty(t, res.Crashes)
 			require.Equal(t, checker.Invalid, res.Outcome, "the expected crash is missing, so the gate says so")
+			requireNoLostWrite(t, res)
+			require.Empty(t, leftovers(t, cli, res.RunID))
+		})
+	}
+}
+
+// TestIntegrationShutdownGatesSayFixedOnDqlite1187: the same regression
+// gates on dqlite 1.18.7, which has the fixes, pass as valid runs that say
+// the bug is fixed in this version (measured: no crash, no hang; the
+// second stop and the handovers are refused with dqlite's error instead).
+func TestIntegrationShutdownGatesSayFixedOnDqlite1187(t *testing.T) {
+	cli := requireDocker(t)
+	for _, file := range []string{"shutdown-double-stop.yaml", "shutdown-never-started.yaml",
+		"shutdown-handover-never-started.yaml", "shutdown-handover-after-stop.yaml"} {
+		t.Run(strings.TrimSuffix(file, ".yaml"), func(t *testing.T) {
+			res := runShippedOn(t, file, "", "1.18.7")
+			require.Equal(t, checker.Valid, res.Verdict, "no crash, no hang on 1.18.7: %v %+v", res.Reasons, res.Crashes)
+			require.Equal(t, checker.Valid, res.Outcome, "%v", res.Reasons)
+			require.NotEmpty(t, res.Reasons)
+			require.Contains(t, res.Reasons[0], "fixed in this version")
+			require.Equal(t, "1.18.7", res.Expect.Fixed)
+			require.Len(t, res.Dqlite, 1)
+			require.Equal(t, "1.18.7", res.Dqlite[0].Dqlite)
 			requireNoLostWrite(t, res)
 			require.Empty(t, leftovers(t, cli, res.RunID))
 		})
