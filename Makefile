@@ -52,11 +52,18 @@ run: image-$(RUN_DQLITE) bin/dqtest
 ## v2 in the trixie root; then the node package's tests (and vet) again built
 ## with go-dqlite v3 against dqlite 1.18.7 in the sid root.
 test: image
+	go mod tidy -diff
 	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 .github/workflows/*.yml
 	$(INROOT) go vet -tags "$(GO_TAGS)" ./...
 	$(INROOT) go test -tags "$(GO_TAGS)" $(TEST_FLAGS) ./...
 	$(INROOT_SID) go vet -tags "$(GO_TAGS) dqlite_v3" ./node/... ./cmd/dqtest/
 	$(INROOT_SID) go test -tags "$(GO_TAGS) dqlite_v3" $(TEST_FLAGS) ./node/
+
+## unit: the tests that need no Docker (-short: the Docker tests skip),
+## in a minute or two; make test runs everything.
+unit: rootfs
+	$(INROOT) go vet -tags "$(GO_TAGS)" ./...
+	$(INROOT) go test -tags "$(GO_TAGS)" -short $(TEST_FLAGS) ./...
 
 ## matrix: the dqlite team's matrix, 3 workloads x 13 nemesis combinations,
 ## 60 s a cell, each on a fresh cluster (under an hour; not part of test).

@@ -26,6 +26,9 @@ import (
 // and skips otherwise.
 func requireDocker(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("a Docker test (make unit runs -short)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := docker.Available(ctx, docker.DefaultImage); err != nil {

@@ -19,6 +19,9 @@ import (
 // run warns about it, clean --dry-run lists it, clean --run removes it.
 // (Only this test's run is ever cleaned: other tests' clusters may be up.)
 func TestCleanRemovesWhatARunKilledHardLeftBehind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a Docker test (make unit runs -short)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := docker.Available(ctx, ""); err != nil {

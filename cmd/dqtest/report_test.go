@@ -120,7 +120,7 @@ func TestRunsListsPastRunsAndReproRepeatsASimulatorRunExactly(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	require.Len(t, lines, 2, stdout)
 	require.Contains(t, lines[0], "OUTCOME")
-	require.Regexp(t, `sim-stale-read\s+simulator:stale-read\s+invalid\s+invalid\s+\d+\s+\d+ nonlinearizable`, lines[1])
+	require.Regexp(t, `sim-stale-read\s+simulator:stale-read\s+-\s+invalid\s+invalid\s+\d+\s+\d+ nonlinearizable`, lines[1])
 
 	dir := filepath.Join(out, "sim-stale-read", "latest")
 	code, stdout, stderr = runCLI(t, "repro", dir, "--out", out)

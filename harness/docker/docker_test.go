@@ -25,6 +25,9 @@ import (
 
 func requireDockerAndImage(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("a Docker test (make unit runs -short)")
+	}
 	missing := func(format string, args ...any) {
 		t.Helper()
 		if os.Getenv("CI") == "true" {
