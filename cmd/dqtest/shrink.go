@@ -168,7 +168,7 @@ error or an interrupt before the baseline.`,
 	f.BoolVar(&measureOriginal, "measure-original", false, "also measure the original scenario's rate, the same way")
 	f.DurationVar(&budget, "budget", 30*time.Minute, "wall time for the search (0: none); Ctrl-C also stops it, keeping the best so far")
 	f.StringVar(&out, "out", "", "the shrink directory (default RUN-DIR/shrink, or shrink-2, ... when taken)")
-	f.StringVar(&image, "image", "", "node image for the docker backend (default dqtest-node:latest)")
+	f.StringVar(&image, "image", "", "a node image for every node (docker backend), instead of the scenario's dqlite version's")
 	return cmd
 }
 
