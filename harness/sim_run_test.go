@@ -43,6 +43,12 @@ func TestSimRunWritesARunDirectoryThatSaysSimulator(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(res.Dir, verdict.ResultsFile))
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"backend": "simulator"`)
+	// The simulator's recovery is measured (virtual time), not reported as
+	// a false that was never measured (issue: sim cells said "did not
+	// recover" with an empty reason).
+	require.NotNil(t, res.Recovery)
+	require.True(t, res.Recovery.Recovered, "%+v", res.Recovery)
+	require.Contains(t, string(b), `"recovered": true`)
 }
 
 func TestSimRunIsReproducibleThroughTheHarness(t *testing.T) {
