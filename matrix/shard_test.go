@@ -3,6 +3,7 @@ package matrix
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -379,4 +380,73 @@ func TestShardCostsOfThe39CellMatrix(t *testing.T) {
 			len(cells)/n, (len(cells)+n-1)/n, total)
 		require.LessOrEqual(t, longest, total/float64(n)+155, "n=%d: within one cell of the ideal", n)
 	}
+}
+
+// RunSpread's distribution without Docker: a shard's cells over three
+// "engines" (in-process simulator runs), balanced, each cell once, one
+// result linking into the engine directories; a part whose launch fails
+// leaves its cells missing and says which engine.
+func TestRunSpreadSplitsAShardOverEnginesAndReportsAFailedPart(t *testing.T) {
+	ctx := context.Background()
+	spec := simSpec(t)
+	spec.Shard = Shard{K: 2, N: 3}
+	var mu = make(chan struct{}, 1)
+	mu <- struct{}{}
+	got := map[int][]string{}
+	launch := func(fail int) Launch {
+		return func(ctx context.Context, engine int, keys []string, dir string) error {
+			<-mu
+			got[engine] = keys
+			mu <- struct{}{}
+			if engine == fail {
+				return errors.New("engine refused")
+			}
+			s := spec
+			s.Only = keys
+			res, err := Run(ctx, s, dir, simOpts(), nil)
+			if err != nil {
+				return err
+			}
+			return WriteFiles(res, "")
+		}
+	}
+	dir := t.TempDir()
+	res, err := RunSpread(ctx, spec, dir, 3, launch(-1))
+	require.NoError(t, err)
+	all, err := Cells(spec)
+	require.NoError(t, err)
+	mine := ShardCells(all, spec.Shard)
+	require.Len(t, res.Cells, len(mine))
+	require.Len(t, got, 3, "every engine got a part")
+	var keys []string
+	for e := range 3 {
+		require.NotEmpty(t, got[e])
+		keys = append(keys, got[e]...)
+	}
+	var want []string
+	for _, i := range mine {
+		want = append(want, all[i].Key())
+	}
+	require.ElementsMatch(t, want, keys, "each cell of the shard on exactly one engine")
+	for _, c := range res.Cells {
+		require.NotEqual(t, Missing, c.Status, c.Key())
+		e := slices.IndexFunc([]int{0, 1, 2}, func(e int) bool { return slices.Contains(got[e], c.Key()) })
+		require.True(t, strings.HasPrefix(c.Path, EngineDir(e)+"/"), "%s links into engine %d's directory: %s", c.Key(), e+1, c.Path)
+	}
+	require.Equal(t, spec.Shard, res.Plan.Shard)
+	require.NoError(t, WriteFiles(res, ""))
+	back, err := ReadResult(dir)
+	require.NoError(t, err)
+	require.Len(t, back.Cells, len(mine))
+
+	// Engine 2's part fails: its cells are missing, the others ran.
+	got = map[int][]string{}
+	res, err = RunSpread(ctx, spec, t.TempDir(), 3, launch(1))
+	require.ErrorContains(t, err, "engine 2: engine refused")
+	require.ElementsMatch(t, got[1], MissingCells(res))
+	require.Equal(t, checker.Unknown, Outcome(missingOnly(res.Cells)))
+}
+
+func missingOnly(cells []Cell) []Cell {
+	return slices.DeleteFunc(slices.Clone(cells), func(c Cell) bool { return c.Status != Missing })
 }
