@@ -160,11 +160,11 @@ pre{background:#f6f6f6;padding:.6em;overflow-x:auto}code{background:#f6f6f6}
 <h2>Rerun</h2>
 <pre>{{range .Commands}}{{.}}
 {{end}}</pre>
-<p>Files: <code>shrunk.yaml</code> (the scenario, <code>expect</code> set to the finding: it can ship as a regression gate as is), <code>shrink.log</code>, <code>shrink.json</code>, every candidate's run directory under <code>candidates/</code>, the best one linked as <code>best</code>.</p>
+<p>Files: <a href="shrunk.yaml"><code>shrunk.yaml</code></a> (the scenario, <code>expect</code> set to the finding: it can ship as a regression gate as is), <a href="shrink.log"><code>shrink.log</code></a>, <a href="shrink.json"><code>shrink.json</code></a>, every candidate's run directory under <code>candidates/</code>, the best one linked as <code>best</code>.</p>
 <h2>Candidates</h2>
 <table><tr><th>id</th><th>change</th><th>result</th><th>size</th><th>wall</th><th>runs</th></tr>
 {{range .Attempts}}<tr><td>{{.ID}}</td><td>{{.Change}}</td><td class="{{if .Reproduced}}ok{{else}}no{{end}}">{{yes .Reproduced}}{{if .Error}} ({{.Error}}){{end}}</td>
-<td>{{.Size.Steps}} steps, {{dur .Size.TimeLimit}}, {{.Size.Nodes}} nodes, {{.Size.Clients}} clients</td><td>{{wall .Wall}}</td><td>{{join .Runs " "}}</td></tr>
+<td>{{.Size.Steps}} steps, {{dur .Size.TimeLimit}}, {{.Size.Nodes}} nodes, {{.Size.Clients}} clients</td><td>{{wall .Wall}}</td><td>{{range .Runs}}<a href="{{.}}/">{{.}}</a> {{end}}</td></tr>
 {{end}}</table>
 </body></html>
 `))
