@@ -24,8 +24,8 @@ type cnode struct {
 
 // newCNode creates (but does not start) a C node. dqlite binds the listening
 // socket here already, without listening on it.
-func newCNode(id uint64, address, bindAddress, dir string) (*cnode, error) {
-	gonode, err := newGoNode(id, address, bindAddress, dir)
+func newCNode(id uint64, address, bindAddress, dir string, s Settings) (*cnode, error) {
+	gonode, err := newGoNode(id, address, bindAddress, dir, s)
 	if err != nil {
 		return nil, err
 	}

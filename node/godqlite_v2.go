@@ -21,8 +21,28 @@ type goNode = dqlite.Node
 // bootstrapID is dqlite's magic ID of a node that forms a cluster.
 const bootstrapID = dqlite.BootstrapID
 
-func newGoNode(id uint64, address, bindAddress, dir string) (*goNode, error) {
-	return dqlite.New(id, address, dir, dqlite.WithBindAddress(bindAddress))
+func newGoNode(id uint64, address, bindAddress, dir string, s Settings) (*goNode, error) {
+	opts := []dqlite.Option{dqlite.WithBindAddress(bindAddress)}
+	if s.SnapshotThreshold != 0 || s.SnapshotTrailing != 0 {
+		th, tr := s.snapshot()
+		opts = append(opts, dqlite.WithSnapshotParams(dqlite.SnapshotParams{Threshold: th, Trailing: tr}))
+	}
+	if s.NetworkLatency != 0 {
+		opts = append(opts, dqlite.WithNetworkLatency(s.NetworkLatency))
+	}
+	if s.FailureDomain != 0 {
+		opts = append(opts, dqlite.WithFailureDomain(s.FailureDomain))
+	}
+	if s.DiskMode {
+		opts = append(opts, dqlite.WithDiskMode(true))
+	}
+	if s.NoAutoRecovery {
+		opts = append(opts, dqlite.WithAutoRecovery(false))
+	}
+	return dqlite.New(id, address, dir, opts...)
 }
+
+// diskModeSupported: 1.18.1 still has (experimental) disk mode.
+const diskModeSupported = true
 
 func generateID(address string) uint64 { return dqlite.GenerateID(address) }

@@ -109,6 +109,10 @@ type Options struct {
 	StopTimeout time.Duration
 	// Logger receives the node's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Settings are the C node's settings (snapshot parameters, network
+	// latency, ...); the zero value is dqlite's defaults. New refuses the
+	// ones this build's dqlite does not support.
+	Settings Settings
 }
 
 type lifecycle int
@@ -131,6 +135,7 @@ type Node struct {
 	joined                        bool     // the data directory says we are a member
 	mode                          StopMode
 	stopTimeout                   time.Duration
+	settings                      Settings
 	log                           *slog.Logger
 
 	life sync.Mutex // serializes Start, Stop, Close and C calls on cn
@@ -166,6 +171,9 @@ func New(address, dataDir string, opts Options) (*Node, error) {
 	if err := checkBindAddress(bind); err != nil {
 		return nil, err
 	}
+	if err := opts.Settings.check(); err != nil {
+		return nil, err
+	}
 	dir, err := prepareDataDir(dataDir)
 	if err != nil {
 		return nil, err
@@ -192,7 +200,7 @@ func New(address, dataDir string, opts Options) (*Node, error) {
 	}
 	n := &Node{
 		address: address, bindAddress: bind, dataDir: dir, peers: peers,
-		mode: mode, stopTimeout: opts.StopTimeout, log: opts.Logger,
+		mode: mode, stopTimeout: opts.StopTimeout, settings: opts.Settings, log: opts.Logger,
 		db: DefaultDB, idle: closedChan(),
 	}
 	if n.stopTimeout <= 0 {
@@ -297,8 +305,8 @@ func (n *Node) Start(ctx context.Context) error {
 		n.cn, n.cnStopped = nil, false
 		n.mu.Unlock()
 	}
-	n.log.Info("starting", "id", n.id, "bind_address", n.bindAddress, "data_dir", n.dataDir, "dqlite_version", DqliteVersionString(), "stop_mode", string(n.mode))
-	cn, err := newCNode(n.id, n.address, n.bindAddress, n.dataDir)
+	n.log.Info("starting", append([]any{"id", n.id, "bind_address", n.bindAddress, "data_dir", n.dataDir, "dqlite_version", DqliteVersionString(), "stop_mode", string(n.mode)}, n.settings.logAttrs()...)...)
+	cn, err := newCNode(n.id, n.address, n.bindAddress, n.dataDir, n.settings)
 	if err != nil {
 		return &StartError{Address: n.address, Err: err}
 	}
@@ -555,7 +563,7 @@ func (n *Node) stopUnguarded(ctx context.Context) error {
 	if cn == nil {
 		n.log.Warn("unguarded stop with no C node: creating one to stop it (stop before start, canonical/dqlite#848)")
 		var err error
-		if cn, err = newCNode(n.id, n.address, n.bindAddress, n.dataDir); err != nil {
+		if cn, err = newCNode(n.id, n.address, n.bindAddress, n.dataDir, n.settings); err != nil {
 			return &StopError{Address: n.address, Err: err}
 		}
 	}
@@ -646,7 +654,7 @@ func (n *Node) Handover(ctx context.Context) error {
 		n.log.Warn("unguarded handover with no C node: creating one to hand it over (handover before start, canonical/dqlite#848)")
 		var err error
 		n.life.Lock()
-		cn, err = newCNode(n.id, n.address, n.bindAddress, n.dataDir)
+		cn, err = newCNode(n.id, n.address, n.bindAddress, n.dataDir, n.settings)
 		if err == nil {
 			n.mu.Lock()
 			n.cn, n.cnStopped = cn, false

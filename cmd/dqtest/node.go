@@ -25,6 +25,10 @@ type nodeFlags struct {
 	id                                                        uint64
 	startTimeout, stopTimeout, staleReads                     time.Duration
 	noStart, panicOnStop, controlAll                          bool
+	// dqlite settings (node.Settings)
+	snapshotThreshold, snapshotTrailing, failureDomain uint64
+	networkLatency                                     time.Duration
+	diskMode, autoRecovery                             bool
 }
 
 func newNodeCommand() *cobra.Command {
@@ -59,6 +63,12 @@ message; the harness's crash detector reads those lines.`,
 	fl.DurationVar(&f.staleReads, "self-test-stale-reads", 0, "TEST ONLY: answer each query from a cached copy up to this old, to prove checkers catch stale reads")
 	fl.BoolVar(&f.noStart, "no-start", false, "do not start the node: the control API comes up and the node stays never started until /start (stop or handover before start: canonical/dqlite#848)")
 	fl.BoolVar(&f.panicOnStop, "self-test-panic-on-stop", false, "TEST ONLY: a stop request ends the process with a Go panic, to prove the crash detector catches one")
+	fl.Uint64Var(&f.snapshotThreshold, "snapshot-threshold", 0, "raft log entries after which dqlite takes a snapshot (0: dqlite's default, 1024)")
+	fl.Uint64Var(&f.snapshotTrailing, "snapshot-trailing", 0, "raft log entries a snapshot keeps behind it (0: dqlite's default, 8192)")
+	fl.DurationVar(&f.networkLatency, "network-latency", 0, "average one-way network latency dqlite tunes its raft timeouts to, 1ms..1h (0: dqlite's default)")
+	fl.Uint64Var(&f.failureDomain, "failure-domain", 0, "failure domain code of this node (0: unset)")
+	fl.BoolVar(&f.diskMode, "disk-mode", false, "store databases on disk (experimental in dqlite 1.18.1; refused on 1.18.3 and later, which dropped it)")
+	fl.BoolVar(&f.autoRecovery, "auto-recovery", true, "let dqlite delete corrupt snapshots and segments at start (dqlite's default); --auto-recovery=false fails the start instead")
 	_ = cmd.MarkFlagRequired("address")
 	return cmd
 }
@@ -76,12 +86,17 @@ func runNode(ctx context.Context, f nodeFlags) error {
 	n, err := node.New(f.address, f.dataDir, node.Options{
 		BindAddress: f.bindAddress, ID: f.id, Cluster: cluster,
 		StopMode: mode, StopTimeout: f.stopTimeout, Logger: log,
+		Settings: node.Settings{
+			SnapshotThreshold: f.snapshotThreshold, SnapshotTrailing: f.snapshotTrailing,
+			NetworkLatency: f.networkLatency, FailureDomain: f.failureDomain,
+			DiskMode: f.diskMode, NoAutoRecovery: !f.autoRecovery,
+		},
 	})
 	if err != nil {
 		return &exitError{code: exitUnknown, err: err}
 	}
 	log.Info("dqtest node", "version", version, "dqlite_version", node.DqliteVersionString(),
-		"go_dqlite", "v2.0.1", "id", n.ID(), "address", n.Address(), "bind_address", n.BindAddress(),
+		"go_dqlite", node.GoDqliteVersion(), "id", n.ID(), "address", n.Address(), "bind_address", n.BindAddress(),
 		"data_dir", n.DataDir(), "cluster", f.cluster, "stop_mode", string(n.Mode()), "control", f.control)
 
 	api := n.Control()
