@@ -290,7 +290,7 @@ func (r *run) live(parent context.Context) error {
 	cluster, err := r.opts.Backend.Up(upCtx, ClusterSpec{
 		RunID: r.res.RunID, Nodes: sc.Nodes, Image: r.opts.Image,
 		Dqlite: sc.Dqlite.Version, NodeDqlite: sc.Dqlite.Nodes,
-		NodeArgs: sc.NodeArgs, StopMode: sc.StopMode, DataDirSize: sc.DataDirSize,
+		NodeArgs: sc.NodeArgsWithDqlite(), StopMode: sc.StopMode, DataDirSize: sc.DataDirSize,
 		ClientMode: sc.Client,
 	})
 	if cluster != nil {

@@ -88,3 +88,68 @@ func TestOldestVersionOfAMixedCluster(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1.18.1", sc.Dqlite.Oldest())
 }
+
+func TestDqliteSettingsBecomeNodeFlagsOnEveryNode(t *testing.T) {
+	src := "nodes: 3\nnode_args: {n2: [--stop-timeout=5s]}\ndqlite:\n  version: 1.18.1\n  snapshot: {threshold: 128, trailing: 1024}\n  network_latency: 20ms\n  failure_domain: 3\n  auto_recovery: false\n  disk_mode: true\n"
+	sc, err := Parse("s.yaml", []byte(src))
+	require.NoError(t, err)
+	want := []string{"--snapshot-threshold=128", "--snapshot-trailing=1024", "--network-latency=20ms", "--failure-domain=3", "--auto-recovery=false", "--disk-mode=true"}
+	require.Equal(t, want, sc.Dqlite.NodeFlags())
+	require.True(t, sc.Dqlite.HasSettings())
+	args := sc.NodeArgsWithDqlite()
+	require.Equal(t, want, args["n1"])
+	require.Equal(t, append(want, "--stop-timeout=5s"), args["n2"], "node_args come after the settings")
+	require.Equal(t, want, args["n3"])
+	require.Equal(t, map[string][]string{"n2": {"--stop-timeout=5s"}}, sc.NodeArgs, "the scenario's own node_args are untouched")
+
+	// The resolved scenario reads back the same.
+	b, err := sc.Marshal()
+	require.NoError(t, err)
+	back, err := Parse("s.yaml", b)
+	require.NoError(t, err)
+	require.Equal(t, sc.Dqlite, back.Dqlite)
+
+	// --dqlite replaces the version and keeps the settings.
+	v := "1.18.1"
+	sc, err = Overrides{Dqlite: &v}.Apply(sc)
+	require.NoError(t, err)
+	require.Equal(t, want, sc.Dqlite.NodeFlags())
+	// --nodes 5: every node gets them.
+	five := 5
+	sc, err = Overrides{Nodes: &five}.Apply(sc)
+	require.NoError(t, err)
+	require.Len(t, sc.NodeArgsWithDqlite(), 5)
+	require.Equal(t, want, sc.NodeArgsWithDqlite()["n5"])
+}
+
+func TestDqliteWithoutSettingsPassesNodeArgsAsTheyAre(t *testing.T) {
+	sc, err := Parse("s.yaml", []byte("dqlite:\n  version: 1.18.7\n  snapshot: {}\n  auto_recovery: true\n"))
+	require.NoError(t, err)
+	require.False(t, sc.Dqlite.HasSettings(), "an empty snapshot and dqlite's default auto-recovery set nothing")
+	require.Nil(t, sc.Dqlite.Snapshot)
+	require.Nil(t, sc.Dqlite.AutoRecovery)
+	require.Nil(t, sc.NodeArgsWithDqlite())
+}
+
+func TestDqliteSettingsErrorsNameTheLineAndField(t *testing.T) {
+	for src, want := range map[string]string{
+		"dqlite:\n  version: 1.18.7\n  disk_mode: true\n":                                                      "s.yaml:3: dqlite.disk_mode: dqlite 1.18.7 has no disk mode: it was dropped in 1.18.3",
+		"dqlite:\n  version: 1.18.1\n  nodes: {n3: 1.18.7}\n  disk_mode: true\n":                               "dqlite.disk_mode: dqlite 1.18.7 has no disk mode",
+		"dqlite:\n  version: 1.18.1\n  disk_mode: true\nnemesis:\n  faults: [upgrade]\n":                       "dqlite.disk_mode: the upgrade fault moves nodes to a dqlite without disk mode",
+		"dqlite:\n  version: 1.18.1\n  network_latency: 500us\n":                                               "dqlite.network_latency: 500µs: want whole milliseconds from 1ms to 1h",
+		"dqlite:\n  version: 1.18.1\n  network_latency: 2h\n":                                                  "dqlite.network_latency: 2h0m0s",
+		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 1}\n":                                             "dqlite.snapshot.threshold: 1: want at least 2",
+		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 64, every: 3}\n":                                  "every",
+		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 128, trailing: 64}\n":                             "dqlite.snapshot.trailing: 64: dqlite wants at least 4 and at least the threshold (128",
+		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 9000}\n":                                          "dqlite.snapshot.trailing: 8192",
+		"node_args: {n1: [--snapshot-trailing=9]}\ndqlite:\n  version: 1.18.1\n  snapshot: {trailing: 2048}\n": "dqlite.snapshot.trailing: node_args.n1 sets --snapshot-trailing too: set it in one place",
+	} {
+		_, err := Parse("s.yaml", []byte(src))
+		require.ErrorContains(t, err, want, "source %q", src)
+	}
+	sc, err := Parse("s.yaml", []byte("dqlite:\n  version: 1.18.1\n  disk_mode: true\n"))
+	require.NoError(t, err, "disk mode on 1.18.1 is allowed")
+	v := "1.18.7"
+	_, err = Overrides{Dqlite: &v}.Apply(sc)
+	require.ErrorContains(t, err, "dqlite.disk_mode: dqlite 1.18.7 has no disk mode", "--dqlite 1.18.7 keeps the settings, and disk mode is refused there")
+}

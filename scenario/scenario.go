@@ -332,7 +332,7 @@ func (o Overrides) Apply(sc Scenario) (Scenario, error) {
 	override(&sc.StopMode, o.StopMode, "stop_mode", "--stop-mode", flags)
 	override(&sc.Client, o.Client, "client", "--client", flags)
 	if o.Dqlite != nil {
-		sc.Dqlite = Dqlite{Version: *o.Dqlite}
+		sc.Dqlite.Version, sc.Dqlite.Nodes = *o.Dqlite, nil // the settings stay
 		set("dqlite.version", "--dqlite")
 	}
 	if o.Workload != nil && *o.Workload != sc.Workload.Name {

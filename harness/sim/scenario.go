@@ -82,6 +82,9 @@ func Supports(sc scenario.Scenario) error {
 	if len(sc.NodeArgs) > 0 {
 		return refuse("node_args", "it has no real node to pass flags to")
 	}
+	if sc.Dqlite.HasSettings() {
+		return refuse("dqlite", "%v: it has no C dqlite node to set them on", sc.Dqlite.NodeFlags())
+	}
 	if sc.StopMode != mode.Guarded {
 		return refuse("stop_mode", "%s: it models the guarded stop only (its crash-on-double-stop bug stands in for the unguarded one)", sc.StopMode)
 	}
