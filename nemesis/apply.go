@@ -89,6 +89,14 @@ func (a *applier) start(ctx context.Context, c Cluster, f fault, targets []strin
 		}
 		leader, targets = l, []string{l}
 	}
+	if len(targets) == 0 && f.shape == shapeRolling {
+		t, err := rollingTarget(ctx, c, f)
+		if err != nil {
+			rec.Err = err
+			return rec
+		}
+		targets = t
+	}
 	if len(targets) == 0 {
 		rec.Err = fmt.Errorf("%s needs targets", f.name)
 		return rec

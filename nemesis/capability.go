@@ -25,6 +25,9 @@ const (
 	// call in sequence; double-stop, stop-two, stop-after-start and
 	// stop-start-loop need only Lifecycle).
 	CapStopPath Capability = "stop-path"
+	// CapUpgrade is restarting a node on another C dqlite version with its
+	// data directory (Upgrader: the upgrade and downgrade faults).
+	CapUpgrade Capability = "upgrade"
 )
 
 // CoreCapabilities are the capabilities every Cluster has.
@@ -45,6 +48,8 @@ func (f fault) needs() []Capability {
 		return []Capability{CapLifecycle, CapLeadership, CapStopPath}
 	case "handover", "transfer", "member":
 		return []Capability{CapLeadership}
+	case "upgrade", "downgrade":
+		return []Capability{CapLifecycle, CapUpgrade}
 	}
 	if f.isPartition() {
 		return []Capability{CapNetwork}

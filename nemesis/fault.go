@@ -25,6 +25,9 @@ const (
 	shapeAll
 	// shapeTwo: Targets are two random nodes (stop-two).
 	shapeTwo
+	// shapeRolling: no Targets (or one a timeline names); the node is
+	// chosen when the step is applied, by what it runs (upgrade.go).
+	shapeRolling
 )
 
 // fault is one kind of fault, as data. Partitions have a grudge function;
@@ -128,7 +131,7 @@ func (f fault) resolvedShape(targets string, n int) (shape, int) {
 func (f fault) choose(r *rand.Rand, nodes []string, targets string) []string {
 	sh, k := f.resolvedShape(targets, len(nodes))
 	switch sh {
-	case shapeLeader:
+	case shapeLeader, shapeRolling:
 		return nil
 	case shapeAll:
 		return slices.Clone(nodes)

@@ -126,7 +126,7 @@ func checkTargets(f fault, nodes, targets []string) error {
 		}
 	}
 	switch f.shape {
-	case shapeOne:
+	case shapeOne, shapeRolling:
 		if len(targets) != 1 {
 			return fmt.Errorf("%s takes one node, got %d", f.name, len(targets))
 		}

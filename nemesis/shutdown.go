@@ -90,6 +90,8 @@ type Call struct {
 	Error  string `json:"error,omitempty"`
 	// Concurrent is set on calls made at the same moment as another.
 	Concurrent bool `json:"concurrent,omitempty"`
+	// Reinstalled is what an upgrade or downgrade did (upgrade.go).
+	Reinstalled *Reinstalled `json:"reinstalled,omitempty"`
 }
 
 // HandoverHead is how long stop-during-handover waits after sending the

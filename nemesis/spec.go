@@ -223,7 +223,7 @@ func validateTimeline(s Spec) []error {
 			if f.shape == shapeLeader && len(st.Targets) > 0 {
 				add(".targets", "%s finds its target (the leader) when applied; leave targets out", st.Fault)
 			}
-			if f.shape == shapeOne && len(st.Targets) > 1 {
+			if (f.shape == shapeOne || f.shape == shapeRolling) && len(st.Targets) > 1 {
 				add(".targets", "%s takes one node, got %d", st.Fault, len(st.Targets))
 			}
 		case "stop":
