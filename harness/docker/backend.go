@@ -81,7 +81,7 @@ var _ harness.Backend = (*Backend)(nil)
 // cluster, or an error after everything it created is removed again.
 // Capabilities: real containers can do every fault dqtest has.
 func (b *Backend) Capabilities() []nemesis.Capability {
-	return append(nemesis.CoreCapabilities(), nemesis.CapDisk, nemesis.CapPacket, nemesis.CapTxn, nemesis.CapStopPath)
+	return append(nemesis.CoreCapabilities(), nemesis.CapDisk, nemesis.CapPacket, nemesis.CapTxn, nemesis.CapStopPath, nemesis.CapUpgrade)
 }
 
 func (b *Backend) Up(ctx context.Context, spec harness.ClusterSpec) (harness.Cluster, error) {
@@ -220,7 +220,10 @@ func requireImage(ctx context.Context, docker client.APIClient, image string) er
 // handler (the kernel drops it): a C abort() there ends as SIGSEGV (139),
 // not SIGABRT (134). (dqtest itself turns a fault in C into exit status 2
 // and a Go fault report in its log, which the crash detector reads.)
-func (c *Cluster) startNode(ctx context.Context, i int) (*testcontainers.DockerContainer, error) {
+//
+// extra customises the container further (upgrade.go copies a data
+// directory in before it starts).
+func (c *Cluster) startNode(ctx context.Context, i int, extra ...testcontainers.ContainerCustomizer) (*testcontainers.DockerContainer, error) {
 	n := c.nodes[i]
 	args := []string{
 		"--address", n.raftAddr(),
@@ -241,7 +244,7 @@ func (c *Cluster) startNode(ctx context.Context, i int) (*testcontainers.DockerC
 	}
 	args = append(args, c.spec.NodeArgs[n.name]...)
 	labels := map[string]string{labelTestcontainers: "true", labelRun: c.spec.RunID, labelNode: n.name}
-	ctr, err := testcontainers.Run(ctx, n.image.Image,
+	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithLogger(slogPrintf{}),
 		testcontainers.WithName(c.containerName(n.name)),
 		testcontainers.WithLabels(labels),
@@ -261,7 +264,8 @@ func (c *Cluster) startNode(ctx context.Context, i int) (*testcontainers.DockerC
 			init := true
 			hc.Init = &init
 		}),
-	)
+	}
+	ctr, err := testcontainers.Run(ctx, n.image.Image, append(opts, extra...)...)
 	if err != nil {
 		return ctr, fmt.Errorf("start %s (%s): %w", n.name, n.ip, err)
 	}

@@ -69,6 +69,10 @@ type node struct {
 	// rulesMu serialises rule changes on the node, so an older partition is
 	// never applied over a newer one.
 	rulesMu sync.Mutex
+	// ran are the images the node ran before an upgrade or downgrade
+	// (upgrade.go), and earlierLogs the log of the containers they ran in.
+	ran         []NodeImage
+	earlierLogs []byte
 }
 
 func (n *node) raftAddr() string    { return netip.AddrPortFrom(n.ip, raftPort).String() }
@@ -281,6 +285,9 @@ func (c *Cluster) Logs(ctx context.Context, name string) ([]byte, error) {
 	}
 	defer rc.Close()
 	var buf bytes.Buffer
+	c.mu.Lock()
+	buf.Write(n.earlierLogs) // the containers it ran in before an upgrade
+	c.mu.Unlock()
 	if _, err := stdcopy.StdCopy(&buf, &buf, rc); err != nil {
 		return buf.Bytes(), fmt.Errorf("logs of %s: %w", name, err)
 	}

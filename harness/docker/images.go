@@ -283,15 +283,22 @@ func imagesOfNodes(ctx context.Context, docker imageAPI, spec harness.ClusterSpe
 func (c *Cluster) Builds() []verdict.Build {
 	var builds []verdict.Build
 	idx := map[string]int{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, n := range c.nodes {
-		i, ok := idx[n.image.Image]
-		if !ok {
-			i = len(builds)
-			idx[n.image.Image] = i
-			builds = append(builds, verdict.Build{Image: n.image.Image, Dqlite: n.image.Dqlite,
-				DqlitePackage: n.image.DqlitePackage, DqliteLibrary: n.image.DqliteLibrary, GoDqlite: n.image.GoDqlite})
+		// Every image the node ran: before an upgrade or downgrade too.
+		for _, img := range append(slices.Clone(n.ran), n.image) {
+			i, ok := idx[img.Image]
+			if !ok {
+				i = len(builds)
+				idx[img.Image] = i
+				builds = append(builds, verdict.Build{Image: img.Image, Dqlite: img.Dqlite,
+					DqlitePackage: img.DqlitePackage, DqliteLibrary: img.DqliteLibrary, GoDqlite: img.GoDqlite})
+			}
+			if !slices.Contains(builds[i].Nodes, n.name) {
+				builds[i].Nodes = append(builds[i].Nodes, n.name)
+			}
 		}
-		builds[i].Nodes = append(builds[i].Nodes, n.name)
 	}
 	return builds
 }
