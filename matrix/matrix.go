@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -240,16 +241,24 @@ func Run(ctx context.Context, spec Spec, dir string, opts harness.Options, progr
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				c := &res.Cells[i]
+				mu.Lock()
+				c := res.Cells[i]
+				mu.Unlock()
 				if ctx.Err() != nil {
 					continue // interrupted before it started: stays Skipped
 				}
-				runCell(ctx, c, filepath.Join(dir, c.Path), opts)
-				if progress != nil {
-					mu.Lock()
-					progress(*c)
-					mu.Unlock()
+				runCell(ctx, &c, filepath.Join(dir, c.Path), opts)
+				mu.Lock()
+				res.Cells[i] = c
+				// matrix.json after every cell: a shard killed half way
+				// still tells a merge what it ran.
+				if err := WriteResult(res); err != nil {
+					slog.Warn("matrix: writing "+ResultFile, "err", err)
 				}
+				if progress != nil {
+					progress(c)
+				}
+				mu.Unlock()
 			}
 		}()
 	}
