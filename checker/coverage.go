@@ -49,25 +49,34 @@ func scanCoverage(workload string, events []history.Event) coverage {
 // coverageOf is scanCoverage of paired operations.
 func coverageOf(workload string, ops []history.Operation) coverage {
 	c := coverage{workload: workload}
-	known := knownFs[workload]
 	for _, op := range ops {
-		if !slices.Contains(known, op.Invoke.F) {
-			if c.unknown == nil {
-				c.unknown = map[string]int{}
-			}
-			c.unknown[op.Invoke.F]++
-			continue
-		}
-		switch op.Outcome() {
-		case history.OK:
-			c.ok++
-		case history.Fail:
-			c.fail++
-		default:
-			c.info++
-		}
+		c.add(op.Invoke.F, op.Completion)
 	}
 	return c
+}
+
+// add counts one operation: its f, and its completion (nil when it never
+// completed).
+func (c *coverage) add(f string, completion *history.Event) {
+	if !slices.Contains(knownFs[c.workload], f) {
+		if c.unknown == nil {
+			c.unknown = map[string]int{}
+		}
+		c.unknown[f]++
+		return
+	}
+	outcome := history.Info
+	if completion != nil {
+		outcome = completion.Type
+	}
+	switch outcome {
+	case history.OK:
+		c.ok++
+	case history.Fail:
+		c.fail++
+	default:
+		c.info++
+	}
 }
 
 // apply makes res honest about what was judged. A history with no ok

@@ -118,9 +118,11 @@ func registerStep(s registerState, in registerInput, out registerOutput) (bool, 
 }
 
 // registerOp is one operation of one key, as porcupine sees it, with the
-// history it came from.
+// history it came from: op is read back from the history for the keys
+// that are explained, nil otherwise.
 type registerOp struct {
 	op     *history.Operation
+	line   int // the invoke's line
 	key    string
 	pos    int // position in its key's operations
 	in     registerInput
@@ -156,26 +158,30 @@ func (o *registerOp) describe() string {
 	}
 }
 
-// registerOpFrom turns a paired operation into a porcupine operation. keep
-// is false for operations that constrain nothing (fail, unknown reads, other
-// f), err is set for a malformed value.
-func registerOpFrom(op *history.Operation) (o registerOp, keep bool, err error) {
-	outcome := op.Outcome()
+// registerOpFrom turns an operation (its invoke, and its completion or nil
+// when it never completed) into a porcupine operation. keep is false for
+// operations that constrain nothing (fail, unknown reads, other f), err is
+// set for a malformed value.
+func registerOpFrom(inv, comp *history.Event) (o registerOp, keep bool, err error) {
+	outcome := history.Info
+	if comp != nil {
+		outcome = comp.Type
+	}
 	if outcome == history.Fail {
 		return o, false, nil
 	}
-	o = registerOp{op: op, key: op.Invoke.Key, call: op.Invoke.Time, ret: math.MaxInt64}
+	o = registerOp{key: inv.Key, call: inv.Time, ret: math.MaxInt64}
 	if outcome == history.OK {
-		o.ret = op.Completion.Time
+		o.ret = comp.Time
 	}
 	o.in.unknown = outcome != history.OK
-	switch op.Invoke.F {
+	switch inv.F {
 	case "read":
 		if outcome != history.OK {
 			return o, false, nil
 		}
 		o.in.kind = registerRead
-		v := history.Normalize(op.Completion.Value)
+		v := history.Normalize(comp.Value)
 		if v == nil {
 			o.out.isNil = true
 		} else if i, ok := v.(int64); ok {
@@ -185,29 +191,80 @@ func registerOpFrom(op *history.Operation) (o registerOp, keep bool, err error) 
 		}
 	case "write":
 		o.in.kind = registerWrite
-		i, ok := asInt(op.Invoke.Value)
+		i, ok := asInt(inv.Value)
 		if !ok {
-			return o, false, fmt.Errorf("write of %v: want an integer", op.Invoke.Value)
+			return o, false, fmt.Errorf("write of %v: want an integer", inv.Value)
 		}
 		o.in.arg = i
 	case "cas":
 		o.in.kind = registerCAS
-		pair, ok := history.Normalize(op.Invoke.Value).([]any)
+		pair, ok := history.Normalize(inv.Value).([]any)
 		if !ok || len(pair) != 2 {
-			return o, false, fmt.Errorf("cas of %v: want [old, new]", op.Invoke.Value)
+			return o, false, fmt.Errorf("cas of %v: want [old, new]", inv.Value)
 		}
 		if pair[0] == nil {
 			o.in.argNil = true
 		} else if o.in.arg, ok = pair[0].(int64); !ok {
-			return o, false, fmt.Errorf("cas of %v: want integers", op.Invoke.Value)
+			return o, false, fmt.Errorf("cas of %v: want integers", inv.Value)
 		}
 		if o.in.to, ok = pair[1].(int64); !ok {
-			return o, false, fmt.Errorf("cas of %v: want integers", op.Invoke.Value)
+			return o, false, fmt.Errorf("cas of %v: want integers", inv.Value)
 		}
 	default:
 		return o, false, nil
 	}
 	return o, true, nil
+}
+
+// registerCompact is a kept operation as the check stores it until the
+// keys are checked: 48 bytes, where the events behind it are about 300.
+type registerCompact struct {
+	call, ret int64
+	a, b      int64 // write: a; cas: a -> b; read: a is the value read
+	client    int32
+	line      int32 // the invoke's line, to read the events back
+	kind      registerKind
+	flags     uint8
+}
+
+const (
+	compactKept uint8 = 1 << iota
+	compactArgNil
+	compactUnknown
+	compactNil
+)
+
+func compactOf(o *registerOp, line int) registerCompact {
+	c := registerCompact{call: o.call, ret: o.ret, a: o.in.arg, b: o.in.to, client: int32(o.client), line: int32(line), kind: o.in.kind, flags: compactKept}
+	if o.in.kind == registerRead {
+		c.a = o.out.v
+	}
+	if o.in.argNil {
+		c.flags |= compactArgNil
+	}
+	if o.in.unknown {
+		c.flags |= compactUnknown
+	}
+	if o.out.isNil {
+		c.flags |= compactNil
+	}
+	return c
+}
+
+// expand is the key's operations as porcupine's metadata needs them.
+func expand(key string, ops []registerCompact) []registerOp {
+	out := make([]registerOp, len(ops))
+	for i, c := range ops {
+		o := &out[i]
+		*o = registerOp{key: key, pos: i, call: c.call, ret: c.ret, client: int(c.client), line: int(c.line)}
+		o.in = registerInput{kind: c.kind, argNil: c.flags&compactArgNil != 0, unknown: c.flags&compactUnknown != 0}
+		if c.kind == registerRead {
+			o.out = registerOutput{v: c.a, isNil: c.flags&compactNil != 0}
+		} else {
+			o.in.arg, o.in.to = c.a, c.b
+		}
+	}
+	return out
 }
 
 // registerModel is porcupine's sequential specification of one key. Step is
@@ -269,52 +326,142 @@ func registerPorcupineOps(ops []registerOp) []porcupine.Operation {
 	return out
 }
 
-func (c *registerChecker) Check(ctx context.Context, events []history.Event) (res Result) {
-	started := time.Now()
-	res = Result{Checker: c.Name(), Verdict: Valid, Stats: map[string]any{}}
+func (c *registerChecker) Check(ctx context.Context, events []history.Event) Result {
+	return checkStream(ctx, c.Stream(), events)
+}
 
-	keys := map[string][]registerOp{}
-	var malformed []string
-	badKeys := map[string]bool{}
-	var dropped, unknown, total int
-	paired := history.Pair(events)
+// Stream checks a history read a batch at a time. It keeps each key's
+// operations in compact form (registerCompact), the operations still open
+// and the nemesis events; it reads the events of the keys it explains
+// back from the history when they are found invalid.
+func (c *registerChecker) Stream() Stream {
+	return &registerStream{c: c, started: time.Now(), open: map[history.Process]registerPending{},
+		keys: map[string]*registerKey{}, badKeys: map[string]bool{}, cov: coverage{workload: "register"}}
+}
+
+type registerStream struct {
+	c       *registerChecker
+	started time.Time
+	open    map[history.Process]registerPending
+	keys    map[string]*registerKey
+	// malformed are the operations with malformed values; their keys are
+	// not checked.
+	malformed               []string
+	badKeys                 map[string]bool
+	dropped, unknown, total int
+	cov                     coverage
+	nemesis                 []history.Event
+	last                    int64 // the latest time in the history
+}
+
+// registerKey is one key's operations in invoke order; a slot is taken at
+// the invoke and filled (kept) or not at the completion.
+type registerKey struct{ ops []registerCompact }
+
+type registerPending struct {
+	inv  history.Event
+	line int
+	key  *registerKey // nil for an f the register does not know
+	slot int
+}
+
+func (s *registerStream) Observe(batch []history.Event, first int) {
+	for i := range batch {
+		e := &batch[i]
+		s.last = max(s.last, e.Time)
+		if !e.IsClient() {
+			s.nemesis = append(s.nemesis, *e)
+			continue
+		}
+		if e.Type == history.Invoke {
+			if p, ok := s.open[e.Process]; ok {
+				s.finish(p, nil) // a second invoke: the first never completed
+			}
+			p := registerPending{inv: *e, line: first + i}
+			switch e.F {
+			case "read", "write", "cas":
+				k := s.keys[e.Key]
+				if k == nil {
+					k = &registerKey{}
+					s.keys[e.Key] = k
+				}
+				p.key, p.slot = k, len(k.ops)
+				k.ops = append(k.ops, registerCompact{})
+			}
+			s.open[e.Process] = p
+			continue
+		}
+		p, ok := s.open[e.Process]
+		if !ok {
+			continue // a completion with no open invoke
+		}
+		delete(s.open, e.Process)
+		s.finish(p, e)
+	}
+}
+
+// finish settles one operation: comp is its completion, nil when it never
+// completed.
+func (s *registerStream) finish(p registerPending, comp *history.Event) {
+	s.cov.add(p.inv.F, comp)
+	o, keep, err := registerOpFrom(&p.inv, comp)
+	if err != nil {
+		s.badKeys[p.inv.Key] = true
+		s.malformed = append(s.malformed, fmt.Sprintf("line with index %d: %v", p.inv.Index, err))
+		return
+	}
+	if !keep {
+		if p.key != nil {
+			s.dropped++
+		}
+		return
+	}
+	s.total++
+	if o.in.unknown {
+		s.unknown++
+	}
+	// The visualization's lanes are dqtest's process numbers, as the
+	// history, the report and the explanations name them.
+	o.client = int(p.inv.Process)
+	p.key.ops[p.slot] = compactOf(&o, p.line)
+}
+
+func (s *registerStream) Finish(ctx context.Context, src history.Source) (res Result) {
+	res = Result{Checker: s.c.Name(), Verdict: Valid, Stats: map[string]any{}}
+	open := make([]registerPending, 0, len(s.open))
+	for _, p := range s.open {
+		open = append(open, p)
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].line < open[j].line })
+	for _, p := range open {
+		s.finish(p, nil)
+	}
+	s.open = nil
 	// No verdict from nothing: a history without an ok register operation,
 	// or with operations of another workload, is never Valid.
-	defer coverageOf("register", paired).apply(&res)
-	for i := range paired {
-		op := &paired[i]
-		o, keep, err := registerOpFrom(op)
-		if err != nil {
-			badKeys[op.Invoke.Key] = true
-			malformed = append(malformed, fmt.Sprintf("line with index %d: %v", op.Invoke.Index, err))
+	defer s.cov.apply(&res)
+
+	keys := make(map[string][]registerCompact, len(s.keys))
+	for k, rk := range s.keys {
+		if s.badKeys[k] {
 			continue
 		}
-		if !keep {
-			if op.Invoke.F == "read" || op.Invoke.F == "write" || op.Invoke.F == "cas" {
-				dropped++
+		kept := rk.ops[:0]
+		for _, o := range rk.ops {
+			if o.flags&compactKept != 0 {
+				kept = append(kept, o)
 			}
-			continue
 		}
-		total++
-		if o.in.unknown {
-			unknown++
-		}
-		o.pos = len(keys[o.key])
-		keys[o.key] = append(keys[o.key], o)
-	}
-	for k := range badKeys {
-		delete(keys, k)
-	}
-	for _, ops := range keys {
-		// The visualization's lanes are dqtest's process numbers, as the
-		// history, the report and the explanations name them.
-		for i := range ops {
-			ops[i].client = int(ops[i].op.Invoke.Process)
+		if len(kept) > 0 {
+			keys[k] = slices.Clip(kept)
 		}
 	}
+	s.keys = nil
+	malformed, badKeys := s.malformed, s.badKeys
+	total := s.total
 	res.Stats["operations"] = total
-	res.Stats["dropped"] = dropped
-	res.Stats["open_ended"] = unknown
+	res.Stats["dropped"] = s.dropped
+	res.Stats["open_ended"] = s.unknown
 	res.Stats["keys"] = len(keys) + len(badKeys)
 
 	var reasons []string
@@ -329,7 +476,7 @@ func (c *registerChecker) Check(ctx context.Context, events []history.Event) (re
 		return res
 	}
 
-	verdicts, stoppedBy := c.checkKeys(ctx, keys)
+	verdicts, stoppedBy := s.c.checkKeys(ctx, keys)
 	var invalid, undecided []string
 	for k, v := range verdicts {
 		switch v {
@@ -353,20 +500,25 @@ func (c *registerChecker) Check(ctx context.Context, events []history.Event) (re
 	}
 	if len(invalid) > 0 {
 		res.Verdict = Invalid
-		anomalies, html := registerExplain(ctx, events, keys, invalid)
+		anomalies, html, err := registerExplain(ctx, src, s.nemesis, s.last, keys, invalid)
+		if err != nil {
+			// The verdict stands; only its explanation could not be read.
+			anomalies = append(anomalies, Anomaly{Kind: "nonlinearizable",
+				Explanation: "The invalid keys could not be explained: reading the history back failed: " + err.Error()})
+		}
 		res.Anomalies = anomalies
 		if html != nil {
 			res.Artifacts = map[string][]byte{"linearizability.html": html}
 		}
 	}
-	res.Stats["duration_ms"] = time.Since(started).Milliseconds()
+	res.Stats["duration_ms"] = time.Since(s.started).Milliseconds()
 	return res
 }
 
 // checkKeys decides every key in parallel, largest first so that the long
 // searches start early. stoppedBy says what stopped the search, if anything
 // did: the time budget, the context's deadline, or its cancellation.
-func (c *registerChecker) checkKeys(ctx context.Context, keys map[string][]registerOp) (map[string]porcupine.CheckResult, string) {
+func (c *registerChecker) checkKeys(ctx context.Context, keys map[string][]registerCompact) (map[string]porcupine.CheckResult, string) {
 	var cancel context.CancelFunc = func() {}
 	budgetCtx := ctx
 	if c.opts.TimeBudget > 0 {
@@ -406,7 +558,7 @@ func (c *registerChecker) checkKeys(ctx context.Context, keys map[string][]regis
 						timeout = time.Until(d)
 					}
 					if !bounded || timeout > 0 {
-						v = porcupine.CheckOperationsTimeout(model, registerPorcupineOps(keys[k]), timeout)
+						v = porcupine.CheckOperationsTimeout(model, registerPorcupineOps(expand(k, keys[k])), timeout)
 					}
 					if v == porcupine.Illegal && (stop.Load() || budgetCtx.Err() != nil) {
 						// The search may have been cut short: not a proof.
@@ -439,12 +591,17 @@ func (c *registerChecker) checkKeys(ctx context.Context, keys map[string][]regis
 
 // registerExplain runs porcupine's verbose search on the first invalid keys
 // to find, for each, the longest valid order and the operation that cannot
-// follow it, and draws them.
-func registerExplain(ctx context.Context, events []history.Event, keys map[string][]registerOp, invalid []string) ([]Anomaly, []byte) {
+// follow it, and draws them. The explained keys' operations are read back
+// from src, paired as history.Pair pairs them.
+func registerExplain(ctx context.Context, src history.Source, nemesis []history.Event, last int64, keys map[string][]registerCompact, invalid []string) ([]Anomaly, []byte, error) {
 	explained := first(invalid, registerMaxExplained)
+	full, err := registerReadBack(src, keys, explained)
+	if err != nil {
+		return nil, nil, err
+	}
 	var ops []porcupine.Operation
 	for _, k := range explained {
-		ops = append(ops, registerPorcupineOps(keys[k])...)
+		ops = append(ops, registerPorcupineOps(full[k])...)
 	}
 	// The verdict is settled; the explanation gets its own time even when
 	// the time budget (ctx's deadline) is spent, but stops on cancellation.
@@ -462,13 +619,13 @@ func registerExplain(ctx context.Context, events []history.Event, keys map[strin
 	partials := info.PartialLinearizationsOperations()
 
 	var anomalies []Anomaly
-	faults := newFaultTimeline(events)
+	faults := newFaultTimeline(nemesis)
 	for i, k := range explained {
 		var longest []porcupine.Operation
 		if i < len(partials) {
 			longest = registerLongest(partials[i])
 		}
-		anomalies = append(anomalies, registerAnomaly(faults, k, keys[k], longest))
+		anomalies = append(anomalies, registerAnomaly(faults, k, full[k], longest))
 	}
 	for _, k := range invalid[len(explained):] {
 		anomalies = append(anomalies, Anomaly{
@@ -480,12 +637,68 @@ func registerExplain(ctx context.Context, events []history.Event, keys map[strin
 
 	// Drawn even when the explanation ran out of time: the partial orders
 	// found so far are valid, and a picture of them still helps.
-	info.AddAnnotations(registerFaultBands(events))
+	info.AddAnnotations(registerFaultBands(nemesis, last))
 	var buf bytes.Buffer
 	if err := porcupine.Visualize(model, info, &buf); err != nil {
-		return anomalies, nil
+		return anomalies, nil, nil
 	}
-	return anomalies, buf.Bytes()
+	return anomalies, buf.Bytes(), nil
+}
+
+// registerReadBack replays the history for the operations of the given
+// keys: their invokes and completions, paired as history.Pair pairs them
+// (a completion closes its process's open invoke), attached to the keys'
+// operations by the invoke's line.
+func registerReadBack(src history.Source, keys map[string][]registerCompact, want []string) (map[string][]registerOp, error) {
+	wanted := make(map[string]bool, len(want))
+	for _, k := range want {
+		wanted[k] = true
+	}
+	byLine := map[int]*history.Operation{}
+	open := map[history.Process]*history.Operation{} // nil: an invoke of another key
+	_, _, err := src(func(batch []history.Event, first int) error {
+		for i := range batch {
+			e := &batch[i]
+			if !e.IsClient() {
+				continue
+			}
+			if e.Type == history.Invoke {
+				var op *history.Operation
+				if wanted[e.Key] {
+					op = &history.Operation{Invoke: *e}
+					byLine[first+i] = op
+				}
+				open[e.Process] = op
+				continue
+			}
+			op, ok := open[e.Process]
+			if !ok {
+				continue
+			}
+			delete(open, e.Process)
+			if op != nil {
+				c := *e
+				op.Completion = &c
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	full := make(map[string][]registerOp, len(want))
+	for _, k := range want {
+		ops := expand(k, keys[k])
+		for i := range ops {
+			op, ok := byLine[ops[i].line]
+			if !ok {
+				return nil, fmt.Errorf("the operation of key %s invoked at line %d is not in the history read back", k, ops[i].line)
+			}
+			ops[i].op = op
+		}
+		full[k] = ops
+	}
+	return full, nil
 }
 
 // registerLongest picks the longest partial linearization; ties go to the
@@ -655,13 +868,11 @@ func registerValue(out registerOutput) string {
 }
 
 // registerFaultBands marks nemesis faults on the visualization: a band from
-// each start-X to its stop-X (or the end of the history).
-func registerFaultBands(events []history.Event) []porcupine.Annotation {
+// each start-X to its stop-X (or last, the end of the history).
+func registerFaultBands(nemesis []history.Event, last int64) []porcupine.Annotation {
 	var out []porcupine.Annotation
 	open := map[string]history.Event{}
-	var last int64
-	for _, e := range events {
-		last = max(last, e.Time)
+	for _, e := range nemesis {
 		if e.IsClient() {
 			continue
 		}

@@ -15,39 +15,71 @@ import (
 // A history showing signs of two workloads, or of none, is an error that
 // says what was seen.
 func InferWorkload(events []history.Event) (string, error) {
-	seen := map[string]map[string]bool{} // workload -> evidence
-	note := func(workload, evidence string) {
-		if seen[workload] == nil {
-			seen[workload] = map[string]bool{}
-		}
-		seen[workload][evidence] = true
-	}
-	for _, e := range events {
+	var w WorkloadInference
+	w.Observe(events)
+	return w.Result()
+}
+
+// WorkloadInference is InferWorkload for a history read as a stream: it
+// keeps the evidence seen, not the events. The zero value is ready to use.
+type WorkloadInference struct {
+	seen uint16 // bit i: evidenceKinds[i] seen
+}
+
+// evidenceKinds are the signs of a workload InferWorkload reads.
+var evidenceKinds = [...]struct{ workload, evidence string }{
+	{"append", "txn"}, {"bank", "transfer"}, {"set", "add"}, {"set", "final-read"},
+	{"register", "write"}, {"register", "cas"},
+	{"bank", "read of balances"}, {"set", "read of a list"}, {"register", "read of an integer"},
+}
+
+// Observe sees the next events.
+func (w *WorkloadInference) Observe(events []history.Event) {
+	for i := range events {
+		e := &events[i]
 		if !e.IsClient() {
 			continue
 		}
 		switch e.F {
 		case "txn":
-			note("append", "txn")
+			w.seen |= 1 << 0
 		case "transfer":
-			note("bank", "transfer")
-		case "add", "final-read":
-			note("set", e.F)
-		case "write", "cas":
-			note("register", e.F)
+			w.seen |= 1 << 1
+		case "add":
+			w.seen |= 1 << 2
+		case "final-read":
+			w.seen |= 1 << 3
+		case "write":
+			w.seen |= 1 << 4
+		case "cas":
+			w.seen |= 1 << 5
 		case "read":
 			if e.Type != history.OK || e.Value == nil {
 				continue
 			}
 			switch history.Normalize(e.Value).(type) {
 			case map[string]any:
-				note("bank", "read of balances")
+				w.seen |= 1 << 6
 			case []any:
-				note("set", "read of a list")
+				w.seen |= 1 << 7
 			case int64:
-				note("register", "read of an integer")
+				w.seen |= 1 << 8
 			}
 		}
+	}
+}
+
+// Result names the workload of the events observed, as InferWorkload does.
+func (w *WorkloadInference) Result() (string, error) {
+	seen := map[string]map[string]bool{} // workload -> evidence
+	for i, k := range evidenceKinds {
+		if w.seen&(1<<i) == 0 {
+			continue
+		}
+		if seen[k.workload] == nil {
+			seen[k.workload] = map[string]bool{}
+		}
+		seen[k.workload][k.evidence] = true
 	}
 	var names []string
 	for w := range seen {

@@ -35,7 +35,17 @@ const inFlightOps = 5
 // the harness saw before it restarted dead nodes.
 func AttachEvidence(crashes []Crash, events []history.Event, historyStart time.Time, stepTimeout time.Duration,
 	seed int64, dir string, exits map[string]NodeExit, final map[string]NodeExit) {
+	_ = AttachEvidenceFrom(crashes, history.SliceSource(events), historyStart, stepTimeout, seed, dir, exits, final)
+}
+
+// AttachEvidenceFrom is AttachEvidence of a history replayed from src (in
+// one pass, for every crash at once, keeping per crash only the operations
+// open on its node). Its error is src's: the crashes then have no
+// in-flight evidence.
+func AttachEvidenceFrom(crashes []Crash, src history.Source, historyStart time.Time, stepTimeout time.Duration,
+	seed int64, dir string, exits map[string]NodeExit, final map[string]NodeExit) error {
 	rerun := "dqtest repro " + dir
+	var scans []*inFlightScan
 	for i := range crashes {
 		c := &crashes[i]
 		c.Seed, c.Rerun = seed, rerun
@@ -51,57 +61,103 @@ func AttachEvidence(crashes []Crash, events []history.Event, historyStart time.T
 		if err != nil {
 			continue
 		}
-		c.InFlight = inFlightAt(events, c.Node, t.Sub(historyStart).Nanoseconds(), stepTimeout.Nanoseconds())
+		scans = append(scans, &inFlightScan{crash: c, node: c.Node, at: t.Sub(historyStart).Nanoseconds(),
+			stepTimeout: stepTimeout.Nanoseconds(), open: map[history.Process]openOp{}})
 	}
+	if len(scans) == 0 {
+		return nil
+	}
+	_, _, err := src(func(batch []history.Event, first int) error {
+		for _, s := range scans {
+			s.observe(batch, first)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range scans {
+		s.crash.InFlight = s.result()
+	}
+	return nil
+}
+
+// inFlightScan finds what was in flight on node at history time at.
+type inFlightScan struct {
+	crash           *Crash
+	node            string
+	at, stepTimeout int64
+	// before is the last nemesis step touching the node before at, fault
+	// the first at or after it (then the scan of faults is done).
+	before, fault *history.Event
+	faultsDone    bool
+	// open are the client operations through the node invoked before at
+	// and not completed by then, by process.
+	open map[history.Process]openOp
+}
+
+type openOp struct {
+	line int
+	e    history.Event
+}
+
+func (s *inFlightScan) observe(batch []history.Event, first int) {
+	for i := range batch {
+		e := &batch[i]
+		if !e.IsClient() {
+			// A step's record is written when it ends: the first one
+			// after at, if it ended within a step's time, was running at
+			// at.
+			if s.faultsDone || !(len(e.Nodes) == 0 || slices.Contains(e.Nodes, s.node)) {
+				continue
+			}
+			if e.Time < s.at {
+				c := *e
+				s.before = &c
+				continue
+			}
+			if e.Time-s.at <= s.stepTimeout {
+				c := *e
+				s.fault = &c
+			}
+			s.faultsDone = true
+			continue
+		}
+		if e.Time > s.at {
+			continue
+		}
+		if e.Type == history.Invoke {
+			if e.Node == s.node {
+				s.open[e.Process] = openOp{line: first + i, e: *e}
+			}
+			continue
+		}
+		delete(s.open, e.Process)
+	}
+}
+
+func (s *inFlightScan) result() *InFlight {
+	f := &InFlight{At: float64(s.at) / 1e9}
+	if s.fault != nil {
+		f.Fault, f.Relation = s.fault, "in_flight"
+	} else if s.before != nil {
+		f.Fault, f.Relation = s.before, "last_before"
+	}
+	ops := make([]openOp, 0, len(s.open))
+	for _, o := range s.open {
+		ops = append(ops, o)
+	}
+	slices.SortFunc(ops, func(a, b openOp) int { return a.line - b.line })
+	f.OpsOpen = len(ops)
+	for _, o := range ops[:min(len(ops), inFlightOps)] {
+		f.Ops = append(f.Ops, o.e)
+	}
+	return f
 }
 
 // inFlightAt finds what was in flight on node at history time at.
 func inFlightAt(events []history.Event, node string, at, stepTimeout int64) *InFlight {
-	f := &InFlight{At: float64(at) / 1e9}
-	touches := func(e history.Event) bool { return len(e.Nodes) == 0 || slices.Contains(e.Nodes, node) }
-	// A step's record is written when it ends: the first one after at, if
-	// it ended within a step's time, was running at at.
-	var before *history.Event
-	for i := range events {
-		e := events[i]
-		if e.IsClient() || !touches(e) {
-			continue
-		}
-		if e.Time < at {
-			before = &events[i]
-			continue
-		}
-		if e.Time-at <= stepTimeout {
-			f.Fault, f.Relation = &events[i], "in_flight"
-		}
-		break
-	}
-	if f.Fault == nil && before != nil {
-		f.Fault, f.Relation = before, "last_before"
-	}
-	// Client operations through the node invoked before at and not
-	// completed by then.
-	open := map[history.Process]int{}
-	for i, e := range events {
-		if !e.IsClient() || e.Time > at {
-			continue
-		}
-		if e.Type == history.Invoke {
-			if e.Node == node {
-				open[e.Process] = i
-			}
-			continue
-		}
-		delete(open, e.Process)
-	}
-	idx := make([]int, 0, len(open))
-	for _, i := range open {
-		idx = append(idx, i)
-	}
-	slices.Sort(idx)
-	f.OpsOpen = len(idx)
-	for _, i := range idx[:min(len(idx), inFlightOps)] {
-		f.Ops = append(f.Ops, events[i])
-	}
-	return f
+	s := &inFlightScan{node: node, at: at, stepTimeout: stepTimeout, open: map[history.Process]openOp{}}
+	s.observe(events, 1)
+	return s.result()
 }

@@ -33,17 +33,26 @@ type window struct{ from, to int64 }
 // span [from, to] (ns): the workload phase, so that start-up and final
 // reads do not count. to <= 0 means the history's last event.
 func FaultEffects(events []history.Event, from, to int64) []FaultEffect {
-	if len(events) == 0 {
+	var t Tally
+	t.Observe(events)
+	return t.FaultEffects(from, to)
+}
+
+// faultEffects is FaultEffects of a history's nemesis events (in order),
+// the times of its ok client completions (in order), its number of events
+// and the time of its last event.
+func faultEffects(nemesis []history.Event, okTimes []int64, events int, last, from, to int64) []FaultEffect {
+	if events == 0 {
 		return nil
 	}
 	if to <= 0 {
-		to = events[len(events)-1].Time
+		to = last
 	}
 	inSpan := func(e history.Event) bool { return e.Time >= from && e.Time <= to }
 	// A fault kind that is never stopped is instantaneous.
 	var order []string
 	hasStop := map[string]bool{}
-	for _, e := range events {
+	for _, e := range nemesis {
 		if e.IsClient() || !inSpan(e) {
 			continue
 		}
@@ -57,7 +66,7 @@ func FaultEffects(events []history.Event, from, to int64) []FaultEffect {
 	windows := map[string][]window{}
 	starts := map[string]int{}
 	open := map[string]int64{}
-	for _, e := range events {
+	for _, e := range nemesis {
 		if e.IsClient() || !inSpan(e) {
 			continue
 		}
@@ -81,9 +90,9 @@ func FaultEffects(events []history.Event, from, to int64) []FaultEffect {
 	}
 
 	var oks []int64
-	for _, e := range events {
-		if e.IsClient() && e.Type == history.OK && e.Time >= from && e.Time <= to {
-			oks = append(oks, e.Time)
+	for _, t := range okTimes {
+		if t >= from && t <= to {
+			oks = append(oks, t)
 		}
 	}
 	inAny := func(t int64) bool {
@@ -188,11 +197,15 @@ func CountOps(events []history.Event, from, to int64) OpCounts {
 			done++
 		}
 	}
+	c.rates(done, ok, from, to)
+	return c
+}
+
+func (c *OpCounts) rates(done, ok int, from, to int64) {
 	if secs := float64(to-from) / 1e9; secs > 0 {
 		c.PerSecond = float64(done) / secs
 		c.OKPerSecond = float64(ok) / secs
 	}
-	return c
 }
 
 // OpCounts count client operations by outcome.

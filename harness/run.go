@@ -210,8 +210,8 @@ func Run(ctx context.Context, sc scenario.Scenario, opts Options) (res *verdict.
 		// No verdict, but a node that crashed on the way is worth knowing.
 		// The history file is still open for writing: flush it first.
 		_ = w.Close()
-		events, _, _ := history.ReadFile(filepath.Join(dir, verdict.HistoryFile))
-		out := verdict.Compute(context.WithoutCancel(ctx), verdict.Input{Scenario: rs, Events: events, Obs: r.observations(), Dir: dir})
+		src := history.FileSource(filepath.Join(dir, verdict.HistoryFile))
+		out := verdict.Compute(context.WithoutCancel(ctx), verdict.Input{Scenario: rs, Source: src, Obs: r.observations(), Dir: dir})
 		res.Crashes, res.Ops = out.Crashes, out.Ops
 		return res, err
 	}
@@ -714,13 +714,15 @@ func (r *run) observations() verdict.Observations {
 func (r *run) check(ctx context.Context) {
 	phase := time.Now()
 	defer func() { r.res.Phases.Check = time.Since(phase).Seconds() }()
-	events, torn, err := history.ReadFile(filepath.Join(r.dir, verdict.HistoryFile))
 	obs := r.observations()
 	if werr := verdict.WriteObservations(r.dir, obs); werr != nil {
 		r.log.Warn("writing observations", "error", werr)
 	}
-	r.log.Info("checking", "workload", r.wl.Name(), "events", len(events))
-	out := verdict.Compute(ctx, verdict.Input{Scenario: r.rs, Events: events, TornLine: torn, ReadErr: err, Obs: obs, Dir: r.dir})
+	r.log.Info("checking", "workload", r.wl.Name())
+	// The history is streamed from the file, never held whole.
+	src := history.FileSource(filepath.Join(r.dir, verdict.HistoryFile))
+	out := verdict.Compute(ctx, verdict.Input{Scenario: r.rs, Source: src, Obs: obs, Dir: r.dir})
+	r.log.Info("checked", "events", out.Events)
 	for name, data := range out.Artifacts {
 		if err := os.WriteFile(filepath.Join(r.dir, filepath.Base(name)), data, 0o644); err != nil {
 			r.log.Warn("writing checker artifact", "file", name, "error", err)

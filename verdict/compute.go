@@ -80,6 +80,13 @@ type Input struct {
 	Events   []history.Event
 	TornLine int
 	ReadErr  error
+	// Source replays the history instead (history.FileSource of the run's
+	// history.jsonl): the verdict then reads it as a stream and never holds
+	// it whole, and Events, TornLine and ReadErr are the source's. It may
+	// be replayed: for the events of the keys a checker explains, for what
+	// was in flight when a node crashed, and for a history that is not
+	// well formed.
+	Source history.Source
 	// Obs is what the run saw beyond the history; zero for a bare history.
 	Obs Observations
 	// Dir is the run directory (crash evidence names it); empty for a bare
@@ -103,6 +110,18 @@ type Output struct {
 	// Artifacts are files for the run directory (porcupine's
 	// visualization), by name.
 	Artifacts map[string][]byte
+
+	// Events is how many events the history had, TornLine the line of a
+	// torn last line that was dropped, ReadErr why it could not be read,
+	// Malformed the first well-formedness rule it broke (history.Validate).
+	Events    int
+	TornLine  int
+	ReadErr   error
+	Malformed error
+	// Inferred is the workload the history's operations point to
+	// (checker.InferWorkload), or InferErr why none can be told.
+	Inferred string
+	InferErr error
 }
 
 // Compute is the one verdict path. It never fails: what cannot be decided
@@ -114,35 +133,96 @@ func Compute(ctx context.Context, in Input) Output {
 		exp = in.Scenario.Expect.For(in.Obs.Dqlite)
 	}
 	out.Expect = exp
-	events := in.Events
+
+	// One pass over the history: well-formedness, the checker's stream,
+	// the counts and the workload's signs.
+	src, torn, readErr := in.Source, in.TornLine, in.ReadErr
+	if src == nil {
+		src = history.SliceSource(in.Events)
+	}
+	ck, budget, noChecker := checkerOf(in)
+	var stream checker.Stream
+	if noChecker == nil {
+		stream = checker.Start(ck)
+	}
+	tally := detect.Tally{From: in.Obs.WorkloadStart, To: in.Obs.WorkloadEnd}
+	var (
+		valid     history.Validator
+		malformed error
+		infer     checker.WorkloadInference
+	)
+	if readErr == nil {
+		n, t, err := src(func(batch []history.Event, first int) error {
+			tally.Observe(batch)
+			infer.Observe(batch)
+			if malformed != nil {
+				return nil
+			}
+			for i := range batch {
+				if err := valid.Add(&batch[i]); err != nil {
+					malformed = err
+					stream = nil // not checked: the checker is never fed a broken history
+					return nil
+				}
+			}
+			if stream != nil {
+				stream.Observe(batch, first)
+			}
+			return nil
+		})
+		out.Events = n
+		if in.Source != nil {
+			torn, readErr = t, err
+		}
+	}
+	out.TornLine, out.ReadErr, out.Malformed = torn, readErr, malformed
+	out.Inferred, out.InferErr = infer.Result()
+	evidence := src
 	switch {
-	case in.ReadErr != nil:
-		out.Checkers = append(out.Checkers, unknown("history", in.ReadErr.Error()))
-		events = nil
+	case readErr != nil:
+		out.Checkers = append(out.Checkers, unknown("history", readErr.Error()))
+		// Nothing of an unreadable history counts.
+		tally, evidence = detect.Tally{}, history.SliceSource(nil)
+		out.Events, out.Inferred, out.InferErr = 0, "", nil
+	case malformed != nil:
+		out.Checkers = append(out.Checkers, unknown("history", "the history is not well formed: "+malformed.Error()))
+		// The counts are taken of the history as it is, which the tally
+		// cannot do for one whose times go backwards: read it whole (a
+		// broken history is rare, and small).
+		events, _, err := history.Collect(src)
+		if err == nil {
+			tally = detect.Tally{From: in.Obs.WorkloadStart, To: in.Obs.WorkloadEnd}
+			tally.Observe(events)
+			out.Ops = detect.CountOps(events, in.Obs.WorkloadStart, in.Obs.WorkloadEnd)
+			out.Faults = detect.FaultEffects(events, in.Obs.WorkloadStart, in.Obs.WorkloadEnd)
+		}
 	default:
 		// A torn last line (the writer stopped mid-line: the process died)
 		// is dropped by the reader; the rest is checked, and the result
 		// says so.
-		if err := history.Validate(events); err != nil {
-			out.Checkers = append(out.Checkers, unknown("history", "the history is not well formed: "+err.Error()))
+		var res checker.Result
+		if stream == nil {
+			res = noChecker(ctx)
 		} else {
-			res := runChecker(ctx, in)
-			if in.TornLine != 0 {
-				if res.Stats == nil {
-					res.Stats = map[string]any{}
-				}
-				res.Stats["torn_line"] = in.TornLine
-			}
-			out.Artifacts = res.Artifacts
-			out.Checkers = append(out.Checkers, res)
+			cctx, cancel := context.WithTimeout(ctx, budget)
+			res = stream.Finish(cctx, src)
+			cancel()
 		}
+		if torn != 0 {
+			if res.Stats == nil {
+				res.Stats = map[string]any{}
+			}
+			res.Stats["torn_line"] = torn
+		}
+		out.Artifacts = res.Artifacts
+		out.Checkers = append(out.Checkers, res)
 	}
-	if in.ReadErr == nil {
-		out.Ops = detect.CountOps(events, in.Obs.WorkloadStart, in.Obs.WorkloadEnd)
-		out.Faults = detect.FaultEffects(events, in.Obs.WorkloadStart, in.Obs.WorkloadEnd)
+	if readErr == nil && malformed == nil {
+		out.Ops = tally.CountOps()
+		out.Faults = tally.FaultEffects(in.Obs.WorkloadStart, in.Obs.WorkloadEnd)
 	}
 	if in.Scenario != nil {
-		if r, ok := faultsApplied(in.Scenario, events, in.Obs); !ok {
+		if r, ok := faultsApplied(in.Scenario, tally.Nemesis(), tally.Events(), in.Obs); !ok {
 			out.Checkers = append(out.Checkers, r)
 		}
 		if in.Scenario.Checker.ConvergenceOn() {
@@ -155,7 +235,7 @@ func Compute(ctx context.Context, in Input) Output {
 		out.Checkers = append(out.Checkers, r)
 	}
 	out.Recovery = in.Obs.Recovery
-	out.Crashes = crashes(in, events)
+	out.Crashes = crashes(in, tally.KilledNodes(), evidence)
 	markExpected(out.Crashes, exp)
 	out.Verdict = combinedVerdict(out.Checkers, out.Crashes)
 	out.Outcome, out.Reasons = judge(exp, out.Verdict, out.Checkers, out.Crashes)
@@ -202,9 +282,11 @@ func CheckerFor(rs *scenario.Resolved) checker.Checker {
 // otherwise (a bare history): the scenario's default.
 const TimeBudget = scenario.DefaultCheckerBudget
 
-func runChecker(ctx context.Context, in Input) checker.Result {
-	ck := in.Checker
-	budget := TimeBudget
+// checkerOf is the checker of in and its time budget; noChecker is the
+// result when there is none.
+func checkerOf(in Input) (ck checker.Checker, budget time.Duration, noChecker func(context.Context) checker.Result) {
+	ck = in.Checker
+	budget = TimeBudget
 	if in.Scenario != nil {
 		if ck == nil {
 			ck = CheckerFor(in.Scenario)
@@ -212,17 +294,17 @@ func runChecker(ctx context.Context, in Input) checker.Result {
 		budget = in.Scenario.Checker.TimeBudget
 	}
 	if ck == nil {
-		return unknown("history", "no checker: neither a scenario nor a workload was given")
+		return nil, budget, func(context.Context) checker.Result {
+			return unknown("history", "no checker: neither a scenario nor a workload was given")
+		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	return ck.Check(cctx, in.Events)
+	return ck, budget, nil
 }
 
 // crashes runs the crash detector on every node's log and exit, adds the
-// stop-path findings the run made, and attaches the evidence of a live run.
-func crashes(in Input, events []history.Event) []detect.Crash {
-	killed := detect.KilledNodes(events)
+// stop-path findings the run made, and attaches the evidence of a live run
+// (read back from the history).
+func crashes(in Input, killed map[string]bool, src history.Source) []detect.Crash {
 	found := []detect.Crash{}
 	for _, rep := range in.Obs.Nodes {
 		found = append(found, detect.DetectCrashes(rep.Node, rep.Exit, rep.Log, killed[rep.Node])...)
@@ -247,7 +329,9 @@ func crashes(in Input, events []history.Event) []detect.Crash {
 	if in.Scenario != nil {
 		seed = in.Scenario.Seed
 	}
-	detect.AttachEvidence(found, events, in.Obs.HistoryStart, in.Obs.StepTimeout, seed, in.Dir, in.Obs.DeadExits, final)
+	// The history was read once already: an error now leaves the crashes
+	// without in-flight evidence, nothing else.
+	_ = detect.AttachEvidenceFrom(found, src, in.Obs.HistoryStart, in.Obs.StepTimeout, seed, in.Dir, in.Obs.DeadExits, final)
 	return found
 }
 
@@ -320,8 +404,8 @@ func convergence(obs Observations) (checker.Result, bool) {
 // happened would be a lie. The stop-path faults are left out: a call of
 // theirs being refused (a guarded second stop) is what they test. The
 // simulator refuses what it cannot model before running instead.
-func faultsApplied(rs *scenario.Resolved, events []history.Event, obs Observations) (checker.Result, bool) {
-	if len(rs.Plan) == 0 || len(events) == 0 || obs.HistoryStart.IsZero() {
+func faultsApplied(rs *scenario.Resolved, faults []history.Event, events int, obs Observations) (checker.Result, bool) {
+	if len(rs.Plan) == 0 || events == 0 || obs.HistoryStart.IsZero() {
 		return checker.Result{}, true
 	}
 	due := map[string]bool{}
@@ -332,7 +416,7 @@ func faultsApplied(rs *scenario.Resolved, events []history.Event, obs Observatio
 	}
 	tried := map[string]int{}
 	worked := map[string]int{}
-	for _, e := range events {
+	for _, e := range faults {
 		if e.IsClient() {
 			continue
 		}

@@ -140,6 +140,16 @@ func TestGoldenComputeOutputs(t *testing.T) {
 			compareGolden(t, name, goldenOfOutput(t, out))
 		})
 	}
+	// The same verdicts with the history streamed from its file.
+	for _, name := range []string{"compute_live", "compute_bare"} {
+		t.Run(name+"_from_file", func(t *testing.T) {
+			in := cases[name]
+			in.Events, in.Source = nil, history.FileSource(filepath.Join(dir, HistoryFile))
+			out := Compute(context.Background(), in)
+			require.Equal(t, len(events), out.Events)
+			compareGolden(t, name, goldenOfOutput(t, out))
+		})
+	}
 }
 
 func goldenOfCheck(t *testing.T, req Request, tmp string) string {

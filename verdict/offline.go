@@ -109,19 +109,92 @@ func Check(ctx context.Context, req Request) (Report, error) {
 		in.Obs = obs
 	}
 
-	events, torn, err := history.ReadFile(rep.History)
-	if err != nil {
+	// The history is read as a stream, once, by Compute: the checker is
+	// chosen before (from --workload or the scenario), and what the
+	// history says (malformed lines, broken rules, the workload its
+	// operations point to) is judged after, in the order a check that read
+	// it first would judge it. Only a bare history with no --workload, or
+	// a request refused before any reading, is read twice: the workload
+	// must be inferred before its checker can run.
+	src := history.FileSource(rep.History)
+	infer := sc == nil && req.Workload == ""
+	var ready error
+	if !infer {
+		ready = prepare(&rep, req, sc, &in)
+	}
+	if infer || ready != nil {
+		if err := prescan(&rep, req, sc, src); err != nil {
+			return rep, err
+		}
+		if ready != nil {
+			return rep, ready
+		}
+		if err := prepare(&rep, req, sc, &in); err != nil {
+			return rep, err
+		}
+	}
+	in.Source = src
+	rep.Budget = rep.TimeBudget.String()
+	cctx := ctx
+	if in.Scenario == nil {
+		// A bare history has no scenario: the checker gets the budget
+		// through a scenario-less run of Compute.
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, rep.TimeBudget)
+		defer cancel()
+	}
+	out := Compute(cctx, in)
+	if out.ReadErr != nil {
+		return rep, out.ReadErr
+	}
+	rep.Events, rep.TornLine = out.Events, out.TornLine
+	if out.Malformed != nil {
+		return rep, fmt.Errorf("%s is not well formed: %w", rep.History, out.Malformed)
+	}
+	if err := pickWorkload(&rep, req, sc, out.Inferred, out.InferErr); err != nil {
 		return rep, err
 	}
-	rep.Events, rep.TornLine = len(events), torn
-	if err := history.Validate(events); err != nil {
-		return rep, fmt.Errorf("%s is not well formed: %w", rep.History, err)
+	rep.output = out
+	rep.Checkers, rep.Verdict, rep.Outcome, rep.Reasons = out.Checkers, out.Verdict, out.Outcome, out.Reasons
+	rep.Crashes = out.Crashes
+	if len(out.Checkers) > 0 {
+		rep.Result = out.Checkers[0]
 	}
-	in.Events, in.TornLine = events, torn
+	return rep, nil
+}
 
-	if err := pickWorkload(&rep, req, sc, events); err != nil {
-		return rep, err
+// prescan reads the history once to judge what the check would judge
+// first: a malformed line, a broken rule, the workload (which it sets).
+func prescan(rep *Report, req Request, sc *scenario.Scenario, src history.Source) error {
+	var (
+		valid     history.Validator
+		malformed error
+		infer     checker.WorkloadInference
+	)
+	n, torn, err := src(func(batch []history.Event, _ int) error {
+		infer.Observe(batch)
+		for i := range batch {
+			if malformed == nil {
+				malformed = valid.Add(&batch[i])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	rep.Events, rep.TornLine = n, torn
+	if malformed != nil {
+		return fmt.Errorf("%s is not well formed: %w", rep.History, malformed)
+	}
+	inferred, inferErr := infer.Result()
+	return pickWorkload(rep, req, sc, inferred, inferErr)
+}
+
+// prepare chooses the checker and its budget, from what is known before
+// the history is read: --workload, the scenario, or the workload prescan
+// inferred (rep.Workload).
+func prepare(rep *Report, req Request, sc *scenario.Scenario, in *Input) error {
 	if sc != nil {
 		s := *sc
 		if req.Consistency != "" {
@@ -132,59 +205,46 @@ func Check(ctx context.Context, req Request) (Report, error) {
 		}
 		rs, err := s.Resolve()
 		if err != nil {
-			return rep, fmt.Errorf("the run directory's scenario: %w", err)
+			return fmt.Errorf("the run directory's scenario: %w", err)
 		}
 		in.Scenario = rs
 		rep.TimeBudget = rs.Checker.TimeBudget
 		if rs.Workload.Name() == "append" {
 			rep.Consistency = rs.Checker.Consistency
 		}
-	} else {
-		ck, err := workloads.BareChecker(rep.Workload)
-		if err != nil {
-			return rep, err
-		}
-		if rep.Workload == "append" {
-			rep.Consistency = req.Consistency
-			if rep.Consistency == "" {
-				rep.Consistency = checker.StrictSerializable
-			}
-			if err := checker.ValidateConsistency(rep.Consistency); err != nil {
-				return rep, err
-			}
-			ck = checker.NewAppend(checker.AppendOptions{Consistency: rep.Consistency})
-		}
-		in.Checker = ck
-		rep.TimeBudget = req.TimeBudget
-		if rep.TimeBudget == 0 {
-			rep.TimeBudget = TimeBudget
-		}
-		// A bare history has no scenario: the checker gets the budget
-		// through a scenario-less run of Compute.
+		return nil
 	}
-	rep.Budget = rep.TimeBudget.String()
-	cctx := ctx
-	if in.Scenario == nil {
-		var cancel context.CancelFunc
-		cctx, cancel = context.WithTimeout(ctx, rep.TimeBudget)
-		defer cancel()
+	workload := req.Workload
+	if workload == "" {
+		workload = rep.Workload
 	}
-	out := Compute(cctx, in)
-	rep.output = out
-	rep.Checkers, rep.Verdict, rep.Outcome, rep.Reasons = out.Checkers, out.Verdict, out.Outcome, out.Reasons
-	rep.Crashes = out.Crashes
-	if len(out.Checkers) > 0 {
-		rep.Result = out.Checkers[0]
+	ck, err := workloads.BareChecker(workload)
+	if err != nil {
+		return err
 	}
-	return rep, nil
+	if workload == "append" {
+		rep.Consistency = req.Consistency
+		if rep.Consistency == "" {
+			rep.Consistency = checker.StrictSerializable
+		}
+		if err := checker.ValidateConsistency(rep.Consistency); err != nil {
+			return err
+		}
+		ck = checker.NewAppend(checker.AppendOptions{Consistency: rep.Consistency})
+	}
+	in.Checker = ck
+	rep.TimeBudget = req.TimeBudget
+	if rep.TimeBudget == 0 {
+		rep.TimeBudget = TimeBudget
+	}
+	return nil
 }
 
 // pickWorkload chooses the workload: the one --workload names; else the
 // scenario's; else the one the operations point to. A --workload that
 // contradicts the scenario or the operations is an error: checking a
 // history with another workload's checker would judge nothing.
-func pickWorkload(rep *Report, req Request, sc *scenario.Scenario, events []history.Event) error {
-	inferred, inferErr := checker.InferWorkload(events)
+func pickWorkload(rep *Report, req Request, sc *scenario.Scenario, inferred string, inferErr error) error {
 	switch {
 	case req.Workload != "":
 		if _, err := workloads.BareChecker(req.Workload); err != nil {
