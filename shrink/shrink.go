@@ -418,17 +418,26 @@ func sizeOf(c cand, res *verdict.Result) Size {
 }
 
 func describeSize(sz Size) string {
-	s := fmt.Sprintf("%d fault steps (%d episodes), %s, %d nodes, %d clients, rate %g", sz.Steps, sz.Episodes, sz.TimeLimit, sz.Nodes, sz.Clients, sz.Rate)
+	s := fmt.Sprintf("%s (%s), %s, %s, %s, rate %g", count(sz.Steps, "fault step"), count(sz.Episodes, "episode"),
+		sz.TimeLimit, count(sz.Nodes, "node"), count(sz.Clients, "client"), sz.Rate)
 	if sz.Keys > 0 {
-		s += fmt.Sprintf(", %d keys", sz.Keys)
+		s += ", " + count(sz.Keys, "key")
 	}
 	if sz.Accounts > 0 {
-		s += fmt.Sprintf(", %d accounts", sz.Accounts)
+		s += ", " + count(sz.Accounts, "account")
 	}
 	if sz.Ops > 0 {
-		s += fmt.Sprintf(", %d operations", sz.Ops)
+		s += ", " + count(sz.Ops, "operation")
 	}
 	return s
+}
+
+// count is "1 thing" or "n things".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // over reports whether the search must stop: interrupted, or out of
@@ -529,7 +538,7 @@ func (s *shrinker) try(ctx context.Context, c cand, change string) bool {
 }
 
 func compactSize(sz Size) string {
-	return fmt.Sprintf("%d steps, %s, %d nodes, %d clients", sz.Steps, sz.TimeLimit, sz.Nodes, sz.Clients)
+	return fmt.Sprintf("%s, %s, %s, %s", count(sz.Steps, "step"), sz.TimeLimit, count(sz.Nodes, "node"), count(sz.Clients, "client"))
 }
 
 func firstLine(s string) string {

@@ -193,9 +193,12 @@ func freeDir(dir string) string {
 }
 
 func sizeLine(sz shrink.Size) string {
-	parts := []string{
-		fmt.Sprintf("%d fault steps", sz.Steps), sz.TimeLimit.String(), fmt.Sprintf("%d nodes", sz.Nodes),
-		fmt.Sprintf("%d clients", sz.Clients), fmt.Sprintf("%d operations", sz.Ops),
+	n := func(k int, thing string) string {
+		if k == 1 {
+			return "1 " + thing
+		}
+		return fmt.Sprintf("%d %ss", k, thing)
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join([]string{n(sz.Steps, "fault step"), sz.TimeLimit.String(), n(sz.Nodes, "node"),
+		n(sz.Clients, "client"), n(sz.Ops, "operation")}, ", ")
 }
