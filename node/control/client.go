@@ -26,6 +26,9 @@ type Client struct {
 	base string
 	hc   *http.Client
 	db   string // "" for the node's own database
+	// frames, when set (WithFrames), carries exec, query and txn to host.
+	frames *Frames
+	host   string
 }
 
 // MaxAnswer is the largest answer body the client reads.
@@ -65,6 +68,18 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 
 // Exec runs a statement that returns no rows.
 func (c *Client) Exec(ctx context.Context, sql string, args ...any) (Result, error) {
+	if c.frames != nil {
+		results, err, ok := c.frame(ctx, &frameRequest{Op: frameExec, DB: c.db, SQL: sql, Args: args})
+		switch {
+		case !ok:
+		case err != nil:
+			return Result{}, err
+		case len(results) != 1:
+			return Result{}, &Error{Kind: KindInternal, Message: fmt.Sprintf("frames exec: %d results, want 1", len(results))}
+		default:
+			return Result{LastInsertID: results[0].LastInsertID, RowsAffected: results[0].RowsAffected}, nil
+		}
+	}
 	wargs, err := encodeValues(args)
 	if err != nil {
 		return Result{}, &Error{Kind: KindBadRequest, Message: err.Error()}
@@ -79,6 +94,18 @@ func (c *Client) Exec(ctx context.Context, sql string, args ...any) (Result, err
 
 // Query runs a statement and returns its rows.
 func (c *Client) Query(ctx context.Context, sql string, args ...any) ([]map[string]any, error) {
+	if c.frames != nil {
+		results, err, ok := c.frame(ctx, &frameRequest{Op: frameQuery, DB: c.db, SQL: sql, Args: args})
+		switch {
+		case !ok:
+		case err != nil:
+			return nil, err
+		case len(results) != 1 || results[0].Rows == nil:
+			return nil, &Error{Kind: KindInternal, Message: "frames query: the answer has no rows"}
+		default:
+			return results[0].Rows, nil
+		}
+	}
 	wargs, err := encodeValues(args)
 	if err != nil {
 		return nil, &Error{Kind: KindBadRequest, Message: err.Error()}
@@ -97,6 +124,18 @@ func (c *Client) Query(ctx context.Context, sql string, args ...any) ([]map[stri
 
 // Txn runs stmts in one transaction and commits.
 func (c *Client) Txn(ctx context.Context, stmts []Statement) ([]Result, error) {
+	if c.frames != nil {
+		results, err, ok := c.frame(ctx, &frameRequest{Op: frameTxn, DB: c.db, Statements: stmts})
+		switch {
+		case !ok:
+		case err != nil:
+			return nil, err
+		case len(results) != len(stmts):
+			return nil, &Error{Kind: KindInternal, Message: fmt.Sprintf("frames txn: %d results for %d statements", len(results), len(stmts))}
+		default:
+			return results, nil
+		}
+	}
 	return c.statements(ctx, "/txn", c.db, stmts)
 }
 

@@ -55,20 +55,25 @@ const (
 // NewServer is the HTTP server `dqtest node` runs: Handler(n, log) with
 // the timeouts above, so no connection can hold the server forever.
 func NewServer(n Node, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           Handler(n, log),
+	h := Handler(n, log)
+	srv := &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 	}
+	// Shutdown does not wait for upgraded connections: they end by themselves.
+	srv.RegisterOnShutdown(h.(*server).frames.shutdown)
+	return srv
 }
 
 type server struct {
 	node   Node
 	log    *slog.Logger
 	routes map[string]route
+	frames frameConns
 }
 
 // A handler decodes its body with decode and answers a value to encode, or
@@ -79,8 +84,17 @@ type route struct {
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == FramesPath {
+		s.serveFrames(w, r)
+		return
+	}
 	start := time.Now()
 	answer, err := s.serve(w, r)
+	s.answer(w, r, start, answer, err)
+}
+
+// answer writes a JSON answer: answer with 200, or err's error object.
+func (s *server) answer(w http.ResponseWriter, r *http.Request, start time.Time, answer any, err error) {
 	status := http.StatusOK
 	if err != nil {
 		var cerr *Error
