@@ -20,11 +20,15 @@ import (
 const defaultCallTimeout = 10 * time.Second
 
 // controlPlane is the backend's side of the nodes' control APIs: one HTTP
-// transport for the whole cluster, one control client per node.
+// transport and one pool of framed connections for the whole cluster, one
+// control client per node. Statements (exec, query, txn) go as frames, on
+// connections kept open, one per statement in flight; everything else as
+// JSON (docs/control-api.md).
 type controlPlane struct {
 	c         *Cluster
 	transport *http.Transport
 	http      *http.Client
+	frames    *control.Frames
 }
 
 func newControlPlane(c *Cluster) controlPlane {
@@ -37,14 +41,24 @@ func newControlPlane(c *Cluster) controlPlane {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}
+	// The same for framed connections (the server drops them after 2 min
+	// idle); and a pooled one the server closed is never written to.
+	f := &control.Frames{
+		MaxIdlePerHost: 64,
+		IdleTimeout:    30 * time.Second,
+		Dialer:         &net.Dialer{Timeout: 3 * time.Second, KeepAlive: 15 * time.Second},
+	}
 	// No http.Client.Timeout: every call's deadline comes from its context.
-	return controlPlane{c: c, transport: t, http: &http.Client{Transport: t}}
+	return controlPlane{c: c, transport: t, http: &http.Client{Transport: t}, frames: f}
 }
 
-func (p controlPlane) close() { p.transport.CloseIdleConnections() }
+func (p controlPlane) close() {
+	p.transport.CloseIdleConnections()
+	p.frames.CloseIdle()
+}
 
 func (p controlPlane) client(n *node) *control.Client {
-	return control.NewClient("http://"+n.controlAddr(), p.http)
+	return control.NewClient("http://"+n.controlAddr(), p.http).WithFrames(p.frames)
 }
 
 // nodeStatus is one node's answer to /status, or why there was none.
