@@ -306,6 +306,9 @@ func (n *Node) Start(ctx context.Context) error {
 		n.mu.Unlock()
 	}
 	n.log.Info("starting", append([]any{"id", n.id, "bind_address", n.bindAddress, "data_dir", n.dataDir, "dqlite_version", DqliteVersionString(), "stop_mode", string(n.mode)}, n.settings.logAttrs()...)...)
+	if rf, err := readRaftFiles(n.dataDir); err == nil && (len(rf.Snapshots) > 0 || len(rf.Spans) > 0 || rf.Open > 0) {
+		n.log.Info("raft files in the data directory", rf.logAttrs()...)
+	}
 	cn, err := newCNode(n.id, n.address, n.bindAddress, n.dataDir, n.settings)
 	if err != nil {
 		return &StartError{Address: n.address, Err: err}

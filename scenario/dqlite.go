@@ -117,8 +117,11 @@ func (d Dqlite) NodeFlags() []string {
 	return out
 }
 
-// NodeArgs are the scenario's node_args with the dqlite section's settings
-// added to every node's: what the docker backend passes each `dqtest node`.
+// NodeArgsWithDqlite are the scenario's node_args with the dqlite
+// section's settings put before every node's: what the docker backend
+// passes each `dqtest node`. A node_args flag that sets the same setting
+// comes later and wins for its node (a per-node override, e.g. one node's
+// --snapshot-trailing).
 func (sc Scenario) NodeArgsWithDqlite() map[string][]string {
 	flags := sc.Dqlite.NodeFlags()
 	if len(flags) == 0 {
@@ -210,7 +213,7 @@ func resolveDqlite(sc *Scenario) error {
 var upgradeFaults = []string{"upgrade", "downgrade"}
 
 // resolveSettings checks the C node settings against every version a node
-// runs, and against node_args setting the same flag.
+// runs and the faults that change versions.
 func resolveSettings(sc *Scenario) error {
 	d := &sc.Dqlite
 	if d.Snapshot != nil {
@@ -238,15 +241,6 @@ func resolveSettings(sc *Scenario) error {
 		for _, f := range upgradeFaults {
 			if slices.Contains(sc.Nemesis.Faults, f) || slices.ContainsFunc(sc.Nemesis.Schedule.Timeline, func(st nemesis.Step) bool { return st.Fault == f }) {
 				return badField("dqlite.disk_mode", "the %s fault moves nodes to a dqlite without disk mode (dropped in %s)", f, DiskModeDroppedIn)
-			}
-		}
-	}
-	for _, f := range d.settingFlags() {
-		for _, n := range slices.Sorted(maps.Keys(sc.NodeArgs)) {
-			for _, a := range sc.NodeArgs[n] {
-				if a == f.flag || strings.HasPrefix(a, f.flag+"=") {
-					return badField(f.field, "node_args.%s sets %s too: set it in one place", n, f.flag)
-				}
 			}
 		}
 	}

@@ -99,6 +99,12 @@ func TestDqliteSettingsBecomeNodeFlagsOnEveryNode(t *testing.T) {
 	args := sc.NodeArgsWithDqlite()
 	require.Equal(t, want, args["n1"])
 	require.Equal(t, append(want, "--stop-timeout=5s"), args["n2"], "node_args come after the settings")
+
+	// A node_args flag overrides a setting for its node: it comes last.
+	per, err := Parse("s.yaml", []byte("node_args: {n3: [--snapshot-trailing=100000]}\ndqlite:\n  snapshot: {threshold: 128, trailing: 256}\n"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"--snapshot-threshold=128", "--snapshot-trailing=256", "--snapshot-trailing=100000"}, per.NodeArgsWithDqlite()["n3"])
+	require.Equal(t, []string{"--snapshot-threshold=128", "--snapshot-trailing=256"}, per.NodeArgsWithDqlite()["n1"])
 	require.Equal(t, want, args["n3"])
 	require.Equal(t, map[string][]string{"n2": {"--stop-timeout=5s"}}, sc.NodeArgs, "the scenario's own node_args are untouched")
 
@@ -133,16 +139,15 @@ func TestDqliteWithoutSettingsPassesNodeArgsAsTheyAre(t *testing.T) {
 
 func TestDqliteSettingsErrorsNameTheLineAndField(t *testing.T) {
 	for src, want := range map[string]string{
-		"dqlite:\n  version: 1.18.7\n  disk_mode: true\n":                                                      "s.yaml:3: dqlite.disk_mode: dqlite 1.18.7 has no disk mode: it was dropped in 1.18.3",
-		"dqlite:\n  version: 1.18.1\n  nodes: {n3: 1.18.7}\n  disk_mode: true\n":                               "dqlite.disk_mode: dqlite 1.18.7 has no disk mode",
-		"dqlite:\n  version: 1.18.1\n  disk_mode: true\nnemesis:\n  faults: [upgrade]\n":                       "dqlite.disk_mode: the upgrade fault moves nodes to a dqlite without disk mode",
-		"dqlite:\n  version: 1.18.1\n  network_latency: 500us\n":                                               "dqlite.network_latency: 500µs: want whole milliseconds from 1ms to 1h",
-		"dqlite:\n  version: 1.18.1\n  network_latency: 2h\n":                                                  "dqlite.network_latency: 2h0m0s",
-		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 1}\n":                                             "dqlite.snapshot.threshold: 1: want at least 2",
-		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 64, every: 3}\n":                                  "every",
-		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 128, trailing: 64}\n":                             "dqlite.snapshot.trailing: 64: dqlite wants at least 4 and at least the threshold (128",
-		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 9000}\n":                                          "dqlite.snapshot.trailing: 8192",
-		"node_args: {n1: [--snapshot-trailing=9]}\ndqlite:\n  version: 1.18.1\n  snapshot: {trailing: 2048}\n": "dqlite.snapshot.trailing: node_args.n1 sets --snapshot-trailing too: set it in one place",
+		"dqlite:\n  version: 1.18.7\n  disk_mode: true\n":                                "s.yaml:3: dqlite.disk_mode: dqlite 1.18.7 has no disk mode: it was dropped in 1.18.3",
+		"dqlite:\n  version: 1.18.1\n  nodes: {n3: 1.18.7}\n  disk_mode: true\n":         "dqlite.disk_mode: dqlite 1.18.7 has no disk mode",
+		"dqlite:\n  version: 1.18.1\n  disk_mode: true\nnemesis:\n  faults: [upgrade]\n": "dqlite.disk_mode: the upgrade fault moves nodes to a dqlite without disk mode",
+		"dqlite:\n  version: 1.18.1\n  network_latency: 500us\n":                         "dqlite.network_latency: 500µs: want whole milliseconds from 1ms to 1h",
+		"dqlite:\n  version: 1.18.1\n  network_latency: 2h\n":                            "dqlite.network_latency: 2h0m0s",
+		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 1}\n":                       "dqlite.snapshot.threshold: 1: want at least 2",
+		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 64, every: 3}\n":            "every",
+		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 128, trailing: 64}\n":       "dqlite.snapshot.trailing: 64: dqlite wants at least 4 and at least the threshold (128",
+		"dqlite:\n  version: 1.18.1\n  snapshot: {threshold: 9000}\n":                    "dqlite.snapshot.trailing: 8192",
 	} {
 		_, err := Parse("s.yaml", []byte(src))
 		require.ErrorContains(t, err, want, "source %q", src)
