@@ -36,6 +36,10 @@ type State struct {
 	Tables map[string][]string `json:"tables,omitempty"`
 	// Err is why the node could not be read (then Tables is nil).
 	Err string `json:"error,omitempty"`
+	// Skip says why the node holds no replica to compare: it is not a
+	// voter in the cluster's configuration (removed, a spare, or never
+	// joined). Compare leaves it out and names it in its stats.
+	Skip string `json:"skip,omitempty"`
 }
 
 // Row renders one row canonically: {"col":value,...} with the columns in
@@ -80,6 +84,19 @@ func Row(columns []string, values []any) string {
 //     ("nothing to compare").
 func Compare(states []State) checker.Result {
 	res := checker.Result{Checker: CheckerName, Stats: map[string]any{"nodes": len(states)}}
+	var replicas []State
+	var skipped []string
+	for _, s := range states {
+		if s.Skip != "" {
+			skipped = append(skipped, s.Node+": "+s.Skip)
+			continue
+		}
+		replicas = append(replicas, s)
+	}
+	if len(skipped) > 0 {
+		res.Stats["not_compared"] = skipped
+	}
+	states = replicas
 	if len(states) < 2 {
 		res.Verdict = checker.Unknown
 		res.Reason = fmt.Sprintf("nothing to compare: %d node state(s), need at least 2", len(states))

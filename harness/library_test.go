@@ -89,7 +89,9 @@ func TestLibraryRunOfTheDefaultScenarioOnRealDqliteIsValid(t *testing.T) {
 	require.Greater(t, res.Ops.OK, 100)
 	html, err := os.ReadFile(filepath.Join(res.Dir, report.File))
 	require.NoError(t, err)
-	require.Contains(t, string(html), "real dqlite 1.18.1 nodes in containers")
+	require.Contains(t, string(html), "real dqlite nodes in containers: dqlite 1.18.7", "the report names the version the nodes ran")
+	require.Len(t, res.Dqlite, 1)
+	require.Equal(t, "1.18.7", res.Dqlite[0].Dqlite, "the default is the newest version shipped")
 }
 
 // ExampleRun runs a scenario on the simulator and prints its verdict. With

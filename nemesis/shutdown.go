@@ -107,9 +107,28 @@ const StopStartCycles = 5
 type calls struct {
 	began time.Time
 	list  []Call
+	// now is the clock the calls are timed by: the wall clock, or the
+	// cluster's own (Clock: the simulator's virtual time, so that its
+	// histories stay byte-identical for a seed).
+	now func() time.Time
 }
 
-func newCalls() *calls { return &calls{began: time.Now()} }
+func newCalls() *calls { return &calls{began: time.Now(), now: time.Now} }
+
+// Clock is a Cluster with a clock of its own (the simulator's virtual
+// time): the stop-path faults time their calls by it.
+type Clock interface {
+	Now() time.Time
+}
+
+// on times the calls by c's clock when c has one.
+func (cs *calls) on(c Cluster) *calls {
+	if clk, ok := capability[Clock](c); ok {
+		cs.now = clk.Now
+		cs.began = cs.now()
+	}
+	return cs
+}
 
 // do makes one call and records it; the error comes back named.
 func (cs *calls) do(ctx context.Context, name, node string, f func(context.Context, string) error) error {
@@ -119,9 +138,9 @@ func (cs *calls) do(ctx context.Context, name, node string, f func(context.Conte
 }
 
 func (cs *calls) time(ctx context.Context, name, node string, f func(context.Context, string) error) (Call, error) {
-	start := time.Now()
+	start := cs.now()
 	err := f(ctx, node)
-	call := Call{Call: name, Node: node, Offset: start.Sub(cs.began).Milliseconds(), Took: time.Since(start).Milliseconds()}
+	call := Call{Call: name, Node: node, Offset: start.Sub(cs.began).Milliseconds(), Took: cs.now().Sub(start).Milliseconds()}
 	if err != nil {
 		call.Error = err.Error()
 		err = fmt.Errorf("%s: %w", node, err)
@@ -195,7 +214,7 @@ var (
 // which every gate call succeeded.
 func sequence(calls ...seqCall) func(context.Context, Cluster, []string) ([]string, []Call, error) {
 	return func(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
-		cs := newCalls()
+		cs := newCalls().on(c)
 		var done []string
 		var errs []error
 		for _, n := range targets {
@@ -237,7 +256,7 @@ var (
 
 // stopTogether stops every target at the same moment.
 func stopTogether(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
-	cs := newCalls()
+	cs := newCalls().on(c)
 	list := make([]timedCall, len(targets))
 	for i, n := range targets {
 		list[i] = timedCall{name: "stop", node: n, f: stopOf(c)}
@@ -250,7 +269,7 @@ func stopTogether(ctx context.Context, c Cluster, targets []string) ([]string, [
 // stops it while the handover runs (canonical/dqlite#855's setting). A
 // guarded stop waits for the handover to return first.
 func stopDuringHandover(ctx context.Context, c Cluster, targets []string) ([]string, []Call, error) {
-	cs := newCalls()
+	cs := newCalls().on(c)
 	var list []timedCall
 	for _, n := range targets {
 		list = append(list,

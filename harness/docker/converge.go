@@ -42,6 +42,9 @@ func (c *Cluster) NodeState(ctx context.Context, node string, queries []workload
 	defer cancel()
 	start := time.Now()
 	id := c.idOf(n)
+	if why := c.notAVoter(ctx, n); why != "" {
+		return converge.State{Node: node, Skip: why}
+	}
 	var last error
 	for attempt := 1; ; attempt++ {
 		if s, err := c.inspect(ctx, n); err == nil && (!s.running || s.paused) {
@@ -132,4 +135,32 @@ func (c *Cluster) awaitLeads(ctx context.Context, n *node, id uint64, d time.Dur
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// notAVoter says why n holds no replica of its own to compare, when the
+// cluster's configuration (as the leader reports it) has no voter at n's
+// address: it was removed, is a spare or standby, or never joined (a node
+// started with --no-start that failed before it joined). "" when it is a
+// voter, or when the configuration cannot be read (NodeState then tries,
+// and says why it could not).
+func (c *Cluster) notAVoter(ctx context.Context, n *node) string {
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	leader, err := c.Leader(lctx)
+	if err != nil {
+		return ""
+	}
+	st, err := c.Status(lctx, leader)
+	if err != nil || len(st.Members) == 0 {
+		return ""
+	}
+	for _, m := range st.Members {
+		if m.Address == n.raftAddr() {
+			if m.Role != "" && m.Role != "voter" {
+				return fmt.Sprintf("a %s in the cluster's configuration, not a voter", m.Role)
+			}
+			return ""
+		}
+	}
+	return fmt.Sprintf("not in the cluster's configuration (the leader %s lists %d members)", leader, len(st.Members))
 }

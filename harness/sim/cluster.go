@@ -301,6 +301,10 @@ func (c *cluster) node(name string) (*node, error) {
 	return n, nil
 }
 
+// Now implements nemesis.Clock: the virtual time, so that the stop-path
+// faults' call timings in the history are the same for the same seed.
+func (c *cluster) Now() time.Time { return time.Unix(0, c.sched.now) }
+
 func (c *cluster) Nodes() []string {
 	names := make([]string, len(c.nodes))
 	for i, n := range c.nodes {

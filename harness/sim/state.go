@@ -80,6 +80,12 @@ func (c *cluster) nodeStates() []converge.State {
 }
 
 func (c *cluster) nodeState(n, l *node, queries []workloads.StateQuery) converge.State {
+	if n.up && n.running && !n.paused && l != nil && !l.isVoter(n.id) {
+		// No replica of its own to compare (removed, or never joined), as
+		// the docker backend says of a node its configuration does not
+		// list as a voter.
+		return converge.State{Node: n.name, Skip: "not a voter in the cluster's configuration"}
+	}
 	if why := c.readable(n, l); why != "" {
 		return converge.State{Node: n.name, Err: why}
 	}
