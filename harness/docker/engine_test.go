@@ -1,0 +1,67 @@
+package docker
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Which --docker-host URLs dqtest accepts: engines whose containers'
+// bridge addresses this machine reaches (a unix socket that exists here,
+// TCP on loopback), and never a socket that is missing (testcontainers-go
+// would fall back to the default one) or another machine's engine.
+func TestCheckLocalHostAcceptsOnlyEnginesOnThisMachine(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "d.sock")
+	l, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	defer l.Close()
+	go func() { // a socket that hangs up on every connection: no engine
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	file := filepath.Join(dir, "plain")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+
+	for _, ok := range []string{"unix://" + sock, "tcp://127.0.0.1:2375", "tcp://localhost:2376", "tcp://[::1]:2375", "https://127.0.0.2:2376"} {
+		require.NoError(t, CheckLocalHost(ok), ok)
+	}
+	for host, want := range map[string]string{
+		"unix:///nonexistent.sock":  "would silently use the default socket instead",
+		"unix://" + file:            "is not a socket",
+		"tcp://192.0.2.1:2375":      "a remote engine",
+		"tcp://docker.example:2375": "a remote engine",
+		"ssh://user@192.0.2.1":      `scheme "ssh"`,
+		"/var/run/docker.sock":      "want a URL",
+		"":                          "want a URL",
+	} {
+		require.ErrorContains(t, CheckLocalHost(host), want, host)
+	}
+
+	// An engine named that does not answer is an error, not a fallback.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = EngineAt(ctx, "unix://"+sock)
+	require.ErrorContains(t, err, "cannot be reached")
+	_, err = EngineAt(ctx, "tcp://127.0.0.1:1")
+	require.ErrorContains(t, err, "cannot be reached")
+}
+
+func TestEngineIdentityTellsTwoDaemonsWithOneIDApart(t *testing.T) {
+	a := Engine{ID: "JEF3:BBRJ", Name: "vm", RootDir: "/var/lib/docker"}
+	b := a
+	b.RootDir = "/tmp/engine2/data"
+	require.NotEqual(t, a.Identity(), b.Identity())
+	b.Host = "unix:///tmp/engine2/docker.sock"
+	require.Equal(t, "unix:///tmp/engine2/docker.sock (JEF3:BBRJ vm:/tmp/engine2/data)", b.String())
+}
