@@ -221,8 +221,9 @@ func Compute(ctx context.Context, in Input) Output {
 		out.Ops = tally.CountOps()
 		out.Faults = tally.FaultEffects(in.Obs.WorkloadStart, in.Obs.WorkloadEnd)
 	}
+	out.Crashes = crashes(in, tally.KilledNodes(), evidence)
 	if in.Scenario != nil {
-		if r, ok := faultsApplied(in.Scenario, tally.Nemesis(), tally.Events(), in.Obs); !ok {
+		if r, ok := faultsApplied(in.Scenario, tally.Nemesis(), tally.Events(), in.Obs, out.Crashes); !ok {
 			out.Checkers = append(out.Checkers, r)
 		}
 		if in.Scenario.Checker.ConvergenceOn() {
@@ -235,7 +236,6 @@ func Compute(ctx context.Context, in Input) Output {
 		out.Checkers = append(out.Checkers, r)
 	}
 	out.Recovery = in.Obs.Recovery
-	out.Crashes = crashes(in, tally.KilledNodes(), evidence)
 	markExpected(out.Crashes, exp)
 	out.Verdict = combinedVerdict(out.Checkers, out.Crashes)
 	out.Outcome, out.Reasons = judge(exp, out.Verdict, out.Checkers, out.Crashes)
@@ -403,8 +403,10 @@ func convergence(obs Observations) (checker.Result, bool) {
 // did not test what the scenario says. A run valid under faults that never
 // happened would be a lie. The stop-path faults are left out: a call of
 // theirs being refused (a guarded second stop) is what they test. The
-// simulator refuses what it cannot model before running instead.
-func faultsApplied(rs *scenario.Resolved, faults []history.Event, events int, obs Observations) (checker.Result, bool) {
+// simulator refuses what it cannot model before running instead. A failed
+// application on a node that crashed is the crash, not a fault that did
+// not happen (a node that dies of its stop).
+func faultsApplied(rs *scenario.Resolved, faults []history.Event, events int, obs Observations, crashed []detect.Crash) (checker.Result, bool) {
 	if len(rs.Plan) == 0 || events == 0 || obs.HistoryStart.IsZero() {
 		return checker.Result{}, true
 	}
@@ -425,7 +427,7 @@ func faultsApplied(rs *scenario.Resolved, faults []history.Event, events int, ob
 			continue
 		}
 		tried[kind]++
-		if e.Error == "" {
+		if e.Error == "" || slices.ContainsFunc(crashed, func(c detect.Crash) bool { return slices.Contains(e.Nodes, c.Node) }) {
 			worked[kind]++
 		}
 	}

@@ -124,3 +124,14 @@ func TestAHistoryWithNothingToCheckIsNeverValid(t *testing.T) {
 	out = Compute(context.Background(), Input{Scenario: rs})
 	require.Equal(t, checker.Unknown, out.Verdict, "an empty history")
 }
+
+func TestAFaultWhoseNodeCrashedUnderItTookEffect(t *testing.T) {
+	rs := resolved(t, "time_limit: 10s\nnemesis: {faults: [stop], schedule: {interval: 3s, duration: 1s}}\n")
+	events := append(okRegister(), history.Event{Index: 10, Time: 10, Process: history.Nemesis, Type: history.Info,
+		F: "start-stop", Nodes: []string{"n2"}, Error: "n2: stop: EOF"})
+	obs := Observations{HistoryStart: time.Now(), Nodes: []detect.NodeReport{{Node: "n2",
+		Exit: detect.NodeExit{ExitCode: 2}, Log: []byte("panic: self-test: panic on stop\n\ngoroutine 1 [running]:\nmain.main()\n")}}}
+	out := Compute(context.Background(), Input{Scenario: rs, Events: events, Obs: obs})
+	require.Nil(t, find(out, "nemesis"), "the stop failed because n2 died of it: the crash is the finding")
+	require.NotEmpty(t, out.Crashes)
+}
