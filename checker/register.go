@@ -252,9 +252,10 @@ func compactOf(o *registerOp, line int) registerCompact {
 }
 
 // expand is the key's operations as porcupine's metadata needs them.
-func expand(key string, ops []registerCompact) []registerOp {
-	out := make([]registerOp, len(ops))
-	for i, c := range ops {
+func expand(key string, k *registerKey) []registerOp {
+	out := make([]registerOp, k.n)
+	for i := range out {
+		c := k.at(i)
 		o := &out[i]
 		*o = registerOp{key: key, pos: i, call: c.call, ret: c.ret, client: int(c.client), line: int(c.line)}
 		o.in = registerInput{kind: c.kind, argNil: c.flags&compactArgNil != 0, unknown: c.flags&compactUnknown != 0}
@@ -355,8 +356,67 @@ type registerStream struct {
 }
 
 // registerKey is one key's operations in invoke order; a slot is taken at
-// the invoke and filled (kept) or not at the completion.
-type registerKey struct{ ops []registerCompact }
+// the invoke and filled (kept) or not at the completion. The slots are in
+// blocks that never move (16, 64, 256, then 1024 slots each), so that a
+// growing key leaves no garbage behind.
+type registerKey struct {
+	blocks [][]registerCompact
+	n      int // slots taken
+}
+
+const registerBigBlock = 256
+
+// blockOf is the block and offset of slot i.
+func blockOf(i int) (int, int) {
+	switch {
+	case i < 16:
+		return 0, i
+	case i < 80:
+		return 1, i - 16
+	case i < 336:
+		return 2, i - 80
+	}
+	return 3 + (i-336)/registerBigBlock, (i - 336) % registerBigBlock
+}
+
+// take appends an empty slot and returns its number.
+func (k *registerKey) take() int {
+	b, off := blockOf(k.n)
+	if b == len(k.blocks) {
+		size := registerBigBlock
+		if b < 3 {
+			size = 16 << (2 * b)
+		}
+		k.blocks = append(k.blocks, make([]registerCompact, size))
+	}
+	k.blocks[b][off] = registerCompact{}
+	k.n++
+	return k.n - 1
+}
+
+func (k *registerKey) at(i int) *registerCompact {
+	b, off := blockOf(i)
+	return &k.blocks[b][off]
+}
+
+// compact drops the slots of operations that were not kept, in place.
+func (k *registerKey) compact() {
+	w := 0
+	for r := 0; r < k.n; r++ {
+		if o := k.at(r); o.flags&compactKept != 0 {
+			*k.at(w) = *o
+			w++
+		}
+	}
+	k.n = w
+	if w == 0 {
+		k.blocks = nil
+		return
+	}
+	last, _ := blockOf(w - 1)
+	clear(k.blocks[last+1:])
+	k.blocks = k.blocks[:last+1]
+}
 
 type registerPending struct {
 	inv  history.Event
@@ -385,8 +445,7 @@ func (s *registerStream) Observe(batch []history.Event, first int) {
 					k = &registerKey{}
 					s.keys[e.Key] = k
 				}
-				p.key, p.slot = k, len(k.ops)
-				k.ops = append(k.ops, registerCompact{})
+				p.key, p.slot = k, k.take()
 			}
 			s.open[e.Process] = p
 			continue
@@ -423,7 +482,7 @@ func (s *registerStream) finish(p registerPending, comp *history.Event) {
 	// The visualization's lanes are dqtest's process numbers, as the
 	// history, the report and the explanations name them.
 	o.client = int(p.inv.Process)
-	p.key.ops[p.slot] = compactOf(&o, p.line)
+	*p.key.at(p.slot) = compactOf(&o, p.line)
 }
 
 func (s *registerStream) Finish(ctx context.Context, src history.Source) (res Result) {
@@ -441,19 +500,14 @@ func (s *registerStream) Finish(ctx context.Context, src history.Source) (res Re
 	// or with operations of another workload, is never Valid.
 	defer s.cov.apply(&res)
 
-	keys := make(map[string][]registerCompact, len(s.keys))
+	keys := make(map[string]*registerKey, len(s.keys))
 	for k, rk := range s.keys {
 		if s.badKeys[k] {
 			continue
 		}
-		kept := rk.ops[:0]
-		for _, o := range rk.ops {
-			if o.flags&compactKept != 0 {
-				kept = append(kept, o)
-			}
-		}
-		if len(kept) > 0 {
-			keys[k] = slices.Clip(kept)
+		rk.compact()
+		if rk.n > 0 {
+			keys[k] = rk
 		}
 	}
 	s.keys = nil
@@ -518,7 +572,7 @@ func (s *registerStream) Finish(ctx context.Context, src history.Source) (res Re
 // checkKeys decides every key in parallel, largest first so that the long
 // searches start early. stoppedBy says what stopped the search, if anything
 // did: the time budget, the context's deadline, or its cancellation.
-func (c *registerChecker) checkKeys(ctx context.Context, keys map[string][]registerCompact) (map[string]porcupine.CheckResult, string) {
+func (c *registerChecker) checkKeys(ctx context.Context, keys map[string]*registerKey) (map[string]porcupine.CheckResult, string) {
 	var cancel context.CancelFunc = func() {}
 	budgetCtx := ctx
 	if c.opts.TimeBudget > 0 {
@@ -534,8 +588,8 @@ func (c *registerChecker) checkKeys(ctx context.Context, keys map[string][]regis
 		order = append(order, k)
 	}
 	sort.Slice(order, func(i, j int) bool {
-		if len(keys[order[i]]) != len(keys[order[j]]) {
-			return len(keys[order[i]]) > len(keys[order[j]])
+		if keys[order[i]].n != keys[order[j]].n {
+			return keys[order[i]].n > keys[order[j]].n
 		}
 		return order[i] < order[j]
 	})
@@ -593,7 +647,7 @@ func (c *registerChecker) checkKeys(ctx context.Context, keys map[string][]regis
 // to find, for each, the longest valid order and the operation that cannot
 // follow it, and draws them. The explained keys' operations are read back
 // from src, paired as history.Pair pairs them.
-func registerExplain(ctx context.Context, src history.Source, nemesis []history.Event, last int64, keys map[string][]registerCompact, invalid []string) ([]Anomaly, []byte, error) {
+func registerExplain(ctx context.Context, src history.Source, nemesis []history.Event, last int64, keys map[string]*registerKey, invalid []string) ([]Anomaly, []byte, error) {
 	explained := first(invalid, registerMaxExplained)
 	full, err := registerReadBack(src, keys, explained)
 	if err != nil {
@@ -631,7 +685,7 @@ func registerExplain(ctx context.Context, src history.Source, nemesis []history.
 		anomalies = append(anomalies, Anomaly{
 			Kind: "nonlinearizable", Key: k,
 			Explanation: fmt.Sprintf("Key %s: no order of its %d operations is consistent with real time and a register's rules (not analysed further: only the first %d invalid keys are).",
-				k, len(keys[k]), registerMaxExplained),
+				k, keys[k].n, registerMaxExplained),
 		})
 	}
 
@@ -649,7 +703,7 @@ func registerExplain(ctx context.Context, src history.Source, nemesis []history.
 // keys: their invokes and completions, paired as history.Pair pairs them
 // (a completion closes its process's open invoke), attached to the keys'
 // operations by the invoke's line.
-func registerReadBack(src history.Source, keys map[string][]registerCompact, want []string) (map[string][]registerOp, error) {
+func registerReadBack(src history.Source, keys map[string]*registerKey, want []string) (map[string][]registerOp, error) {
 	wanted := make(map[string]bool, len(want))
 	for _, k := range want {
 		wanted[k] = true

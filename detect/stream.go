@@ -17,7 +17,7 @@ type Tally struct {
 	// when To > 0.
 	invoked, ok, fail, info int
 	spanDone, spanOK        int
-	okTimes                 []int64
+	okTimes                 [][]int64 // in blocks of okBlock: no garbage as they grow
 	nemesis                 []history.Event
 	// From and To are the workload phase CountOps gets; set before the
 	// first Observe.
@@ -43,7 +43,11 @@ func (t *Tally) Observe(batch []history.Event) {
 			t.invoked++
 		case history.OK:
 			t.ok++
-			t.okTimes = append(t.okTimes, e.Time)
+			if n := len(t.okTimes); n == 0 || len(t.okTimes[n-1]) == okBlock {
+				t.okTimes = append(t.okTimes, make([]int64, 0, okBlock))
+			}
+			last := &t.okTimes[len(t.okTimes)-1]
+			*last = append(*last, e.Time)
 			if in {
 				t.spanOK++
 			}
@@ -57,6 +61,8 @@ func (t *Tally) Observe(batch []history.Event) {
 		}
 	}
 }
+
+const okBlock = 8192
 
 // Events is how many events were observed.
 func (t *Tally) Events() int { return t.events }

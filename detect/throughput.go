@@ -41,7 +41,7 @@ func FaultEffects(events []history.Event, from, to int64) []FaultEffect {
 // faultEffects is FaultEffects of a history's nemesis events (in order),
 // the times of its ok client completions (in order), its number of events
 // and the time of its last event.
-func faultEffects(nemesis []history.Event, okTimes []int64, events int, last, from, to int64) []FaultEffect {
+func faultEffects(nemesis []history.Event, okTimes [][]int64, events int, last, from, to int64) []FaultEffect {
 	if events == 0 {
 		return nil
 	}
@@ -90,9 +90,11 @@ func faultEffects(nemesis []history.Event, okTimes []int64, events int, last, fr
 	}
 
 	var oks []int64
-	for _, t := range okTimes {
-		if t >= from && t <= to {
-			oks = append(oks, t)
+	for _, b := range okTimes {
+		for _, t := range b {
+			if t >= from && t <= to {
+				oks = append(oks, t)
+			}
 		}
 	}
 	inAny := func(t int64) bool {
