@@ -204,8 +204,8 @@ func cellName(workload, nemesisName string) string {
 // two calls at once). opts are the harness options of every run (backend,
 // image, log); RunDir and WriteReport are set per cell. dir/matrix.json
 // records the plan (every cell of the whole matrix) before the first cell
-// starts and the results at the end (WriteFiles), so that a merge can name
-// the cells a shard never reported. An interrupted matrix cancels every
+// starts and the results after every cell (and WriteFiles at the end), so
+// that a merge can name the cells a shard never reported. An interrupted matrix cancels every
 // running cell, waits until each has torn its cluster down, and returns
 // what ran, the rest Skipped, and ctx's error.
 func Run(ctx context.Context, spec Spec, dir string, opts harness.Options, progress func(Cell)) (*Result, error) {
@@ -251,7 +251,8 @@ func Run(ctx context.Context, spec Spec, dir string, opts harness.Options, progr
 				mu.Lock()
 				res.Cells[i] = c
 				// matrix.json after every cell: a shard killed half way
-				// still tells a merge what it ran.
+				// still tells a merge what it ran (the rest skipped).
+				res.Wall, res.Outcome = time.Since(res.Start).Seconds(), Outcome(res.Cells)
 				if err := WriteResult(res); err != nil {
 					slog.Warn("matrix: writing "+ResultFile, "err", err)
 				}
