@@ -117,13 +117,34 @@ func newPage(r *Run) *page {
 	p.Headline = headline(res)
 	p.Expected = expectation(res.Expect)
 
-	all := spans(r.Events, anomalousEvents(res.Checkers))
-	p.Ops = len(all)
-	p.Quantiles = latencyQuantiles(all)
-	drawn, k := thin(all)
+	// The bank reads whose overlapping transfers are shown.
+	var reads []readWindow
+	readOf := map[[2]int]int{} // (checker, anomaly) -> its read in reads
+	for ci, c := range res.Checkers {
+		if c.Checker != "bank" {
+			continue
+		}
+		for ai, a := range c.Anomalies[:min(len(c.Anomalies), maxAnomaliesShown)] {
+			if rw, ok := readWindowOf(a); ok {
+				readOf[[2]int{ci, ai}] = len(reads)
+				reads = append(reads, rw)
+			}
+		}
+	}
+	src := r.History
+	if src == nil {
+		src = history.SliceSource(r.Events)
+	}
+	d := digestHistory(src, anomalousEvents(res.Checkers), reads)
+	if r.History != nil {
+		r.HistoryProblem = d.problem
+	}
+	p.Ops = d.ops
+	p.Quantiles = d.latencies.rows()
+	drawn, k := d.drawn, d.thinned
 	p.Thinned = k
-	ps := newPlotSet(r.Events, r.Simulated())
-	if len(all) > 0 {
+	ps := newPlotSetUntil(d.nemesis, d.end, r.Simulated())
+	if d.ops > 0 {
 		for name, draw := range map[string]func([]span) (string, error){
 			"timeline": ps.timeline, "latency": ps.latency, "quantiles": ps.quantiles, "throughput": ps.throughput,
 		} {
@@ -138,15 +159,18 @@ func newPage(r *Run) *page {
 	for _, k := range faultKinds(ps.windows) {
 		p.FaultKinds = append(p.FaultKinds, legendEntry{Name: k, Colour: cssColour(ps.faultKind[k])})
 	}
-	for _, e := range r.Events {
-		if !e.IsClient() {
-			p.FaultEvents = append(p.FaultEvents, e)
-		}
-	}
+	p.FaultEvents = d.nemesis
 
-	for _, c := range res.Checkers {
+	for ci, c := range res.Checkers {
 		v := checkerView{Result: c}
-		v.Shown = anomalyViews(c.Checker, c.Anomalies[:min(len(c.Anomalies), maxAnomaliesShown)], r.Events)
+		shown := c.Anomalies[:min(len(c.Anomalies), maxAnomaliesShown)]
+		v.Shown = make([]anomalyView, len(shown))
+		for ai, a := range shown {
+			v.Shown[ai].Anomaly = a
+			if i, ok := readOf[[2]int{ci, ai}]; ok {
+				v.Shown[ai].Overlapping, v.Shown[ai].OverlapNote = d.counts[i].result(reads[i])
+			}
+		}
 		v.More = len(c.Anomalies) - len(v.Shown)
 		for _, a := range r.Artifacts {
 			if strings.HasPrefix(a, "linearizability") && strings.HasSuffix(a, ".html") && c.Checker == "register" {

@@ -49,7 +49,23 @@ func anomalyViews(name string, anomalies []checker.Anomaly, events []history.Eve
 // read completed, and completed (or never completed) after it was
 // invoked. A transfer that failed changed nothing and is only counted.
 func overlappingTransfers(ops []history.Operation, a checker.Anomaly) ([]history.Event, string) {
-	var readStart, readEnd int64 = 0, math.MaxInt64
+	rw, found := readWindowOf(a)
+	if !found {
+		return nil, ""
+	}
+	var o overlap
+	for _, op := range ops {
+		o.add(rw, op)
+	}
+	return o.result(rw)
+}
+
+// readWindow is when the bank read of an anomaly ran.
+type readWindow struct{ start, end int64 }
+
+// readWindowOf finds the bank read among a's events.
+func readWindowOf(a checker.Anomaly) (readWindow, bool) {
+	rw := readWindow{0, math.MaxInt64}
 	found := false
 	for _, e := range a.Ops {
 		if e.F != "read" {
@@ -57,38 +73,50 @@ func overlappingTransfers(ops []history.Operation, a checker.Anomaly) ([]history
 		}
 		switch e.Type {
 		case history.Invoke:
-			readStart, found = e.Time, true
+			rw.start, found = e.Time, true
 		default:
-			readEnd = e.Time
+			rw.end = e.Time
 		}
 	}
-	if !found {
-		return nil, ""
+	return rw, found
+}
+
+// overlap collects the transfers that overlapped one read, fed the
+// operations in invoke order.
+type overlap struct {
+	picked              []history.Operation
+	failed, ok, unknown int
+}
+
+func (o *overlap) add(rw readWindow, op history.Operation) {
+	if op.Invoke.F != "transfer" || op.Invoke.Time > rw.end {
+		return
 	}
-	var picked []history.Operation
-	failed, ok, unknown := 0, 0, 0
-	for _, op := range ops {
-		if op.Invoke.F != "transfer" || op.Invoke.Time > readEnd {
-			continue
-		}
-		end := int64(math.MaxInt64)
-		if op.Completion != nil {
-			end = op.Completion.Time
-		}
-		if end < readStart {
-			continue
-		}
-		switch op.Outcome() {
-		case history.Fail:
-			failed++
-			continue
-		case history.OK:
-			ok++
-		default:
-			unknown++
-		}
-		picked = append(picked, op)
+	end := int64(math.MaxInt64)
+	if op.Completion != nil {
+		end = op.Completion.Time
 	}
+	if end < rw.start {
+		return
+	}
+	switch op.Outcome() {
+	case history.Fail:
+		o.failed++
+		return
+	case history.OK:
+		o.ok++
+	default:
+		o.unknown++
+	}
+	if op.Completion != nil {
+		c := *op.Completion // kept: op may point into a batch that is reused
+		op.Completion = &c
+	}
+	o.picked = append(o.picked, op)
+}
+
+func (o *overlap) result(rw readWindow) ([]history.Event, string) {
+	picked, failed, ok, unknown, readStart := o.picked, o.failed, o.ok, o.unknown, rw.start
 	var parts []string
 	if ok > 0 {
 		parts = append(parts, fmt.Sprintf("%d acknowledged", ok))

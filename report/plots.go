@@ -91,13 +91,20 @@ type plotSet struct {
 }
 
 func newPlotSet(events []history.Event, simulated bool) plotSet {
-	ps := plotSet{windows: faultWindows(events), faultKind: map[string]color.Color{},
-		timeLabel: "seconds since the run started"}
+	end := 0.0
+	if len(events) > 0 {
+		end = seconds(events[len(events)-1].Time)
+	}
+	return newPlotSetUntil(events, end, simulated)
+}
+
+// newPlotSetUntil is newPlotSet of a history's nemesis events and the time
+// of its last event (seconds).
+func newPlotSetUntil(nemesis []history.Event, end float64, simulated bool) plotSet {
+	ps := plotSet{windows: faultWindowsUntil(nemesis, end), faultKind: map[string]color.Color{},
+		timeLabel: "seconds since the run started", end: end}
 	if simulated {
 		ps.timeLabel = "virtual seconds since the run started (simulator)"
-	}
-	if len(events) > 0 {
-		ps.end = seconds(events[len(events)-1].Time)
 	}
 	for i, k := range faultKinds(ps.windows) {
 		ps.faultKind[k] = faultColours[i%len(faultColours)]

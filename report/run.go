@@ -36,8 +36,12 @@ type Run struct {
 	// Scenario is the resolved scenario; ScenarioYAML its file's text.
 	Scenario     *scenario.Scenario
 	ScenarioYAML string
-	// Events is the history; HistoryProblem says why it is missing or
-	// partial (a torn last line, an unreadable file).
+	// History replays the history (Load: history.jsonl, streamed and
+	// never held whole); Events is the history held in memory, used when
+	// History is nil. HistoryProblem says why it is missing or partial (a
+	// torn last line, an unreadable file): for History, found when the
+	// report reads it.
+	History        history.Source
 	Events         []history.Event
 	HistoryProblem string
 	Logs           []NodeLog
@@ -78,14 +82,7 @@ func Load(dir string) (*Run, error) {
 		}
 	}
 
-	events, torn, err := history.ReadFile(filepath.Join(dir, verdict.HistoryFile))
-	switch {
-	case err != nil:
-		r.HistoryProblem = err.Error()
-	case torn != 0:
-		r.HistoryProblem = fmt.Sprintf("line %d of the history is torn and was left out", torn)
-	}
-	r.Events = events
+	r.History = history.FileSource(filepath.Join(dir, verdict.HistoryFile))
 
 	r.Logs, err = readLogs(filepath.Join(dir, verdict.NodesDir))
 	if err != nil {

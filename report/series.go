@@ -85,15 +85,21 @@ func (w faultWindow) Instant() bool { return w.From == w.To }
 // explanations); a second start of a fault already in force extends the
 // window it is in.
 func faultWindows(events []history.Event) []faultWindow {
+	end := 0.0
+	if len(events) > 0 {
+		end = seconds(events[len(events)-1].Time)
+	}
+	return faultWindowsUntil(events, end)
+}
+
+// faultWindowsUntil is faultWindows of a history's nemesis events (other
+// events are skipped) and the time of its last event, end (seconds).
+func faultWindowsUntil(events []history.Event, end float64) []faultWindow {
 	stopped := map[string]bool{}
 	for _, e := range events {
 		if name, ok := strings.CutPrefix(e.F, "stop-"); ok && !e.IsClient() {
 			stopped[name] = true
 		}
-	}
-	end := 0.0
-	if len(events) > 0 {
-		end = seconds(events[len(events)-1].Time)
 	}
 	var out []faultWindow
 	open := map[string]int{} // fault -> its window in out
@@ -149,19 +155,37 @@ type quantileRow struct {
 // operations have no latency and are left out), then one per outcome over
 // every kind, labelled "all".
 func latencyQuantiles(ss []span) []quantileRow {
-	type key struct {
-		f string
-		o history.Type
-	}
-	groups := map[key][]float64{}
+	var g latencyGroups
 	for _, s := range ss {
 		if s.Open {
 			continue
 		}
-		ms := s.Latency() * 1000
-		groups[key{s.F, s.Outcome}] = append(groups[key{s.F, s.Outcome}], ms)
-		groups[key{"all", s.Outcome}] = append(groups[key{"all", s.Outcome}], ms)
+		g.add(s.F, s.Outcome, s.Latency())
 	}
+	return g.rows()
+}
+
+// latencyGroups are the latencies (ms) of completed operations by kind and
+// outcome, and by outcome over every kind ("all").
+type latencyGroups map[latencyKey][]float64
+
+type latencyKey struct {
+	f string
+	o history.Type
+}
+
+// add adds one operation's latency, in seconds.
+func (g *latencyGroups) add(f string, o history.Type, latency float64) {
+	if *g == nil {
+		*g = latencyGroups{}
+	}
+	ms := latency * 1000
+	(*g)[latencyKey{f, o}] = append((*g)[latencyKey{f, o}], ms)
+	(*g)[latencyKey{"all", o}] = append((*g)[latencyKey{"all", o}], ms)
+}
+
+func (g latencyGroups) rows() []quantileRow {
+	groups := g
 	rank := map[history.Type]int{history.OK: 0, history.Fail: 1, history.Info: 2}
 	var rows []quantileRow
 	for k, ls := range groups {
