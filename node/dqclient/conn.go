@@ -93,7 +93,7 @@ func (c *cause) logf(level client.LogLevel, format string, args ...any) {
 // it, on database db.
 func dial(ctx context.Context, store client.NodeStore, db string, log *slog.Logger) (*conn, error) {
 	rec := &cause{log: log}
-	drv, err := gdriver.New(store, gdriver.WithLogFunc(rec.logf))
+	drv, err := gdriver.New(store, gdriver.WithLogFunc(rec.logf), gdriver.WithDialFunc(coalescingDial))
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +113,9 @@ func dial(ctx context.Context, store client.NodeStore, db string, log *slog.Logg
 	cn := &conn{dc: c, cause: rec}
 	if v, err := peek.Field(c, reflect.Interface, "protocol", "conn"); err == nil && !v.IsNil() {
 		cn.nc, _ = v.Interface().(net.Conn)
+		if co, ok := cn.nc.(*coalescing); ok {
+			co.arm() // the handshake is done: from here on, requests
+		}
 	} else {
 		log.Debug("cannot watch connections for a closing peer", "err", err)
 	}
