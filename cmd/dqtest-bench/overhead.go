@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -24,6 +25,7 @@ import (
 	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
+	"github.com/dqtest/dqtest/node/control"
 	"github.com/dqtest/dqtest/scenario"
 	"github.com/dqtest/dqtest/verdict"
 	"github.com/dqtest/dqtest/workloads"
@@ -40,6 +42,10 @@ import (
 //   - control API loop: the same operations through the same control-API
 //     clients (one per node, clients spread over the nodes as dqtest
 //     does), without the harness: no history, no pacing, no checking;
+//     statements go as frames, as dqtest sends them;
+//   - control API loop over JSON: the same with every statement as an
+//     HTTP/JSON request (the curl-able endpoints), what dqtest sent before
+//     frames;
 //   - control API loop, leader only: the same with every client on the
 //     leader, so no node forwards a statement to another;
 //   - driver: the go-dqlite driver through database/sql, straight to the
@@ -74,6 +80,7 @@ const (
 	sideDirect
 	sideDirectLoop
 	sideControl
+	sideControlJSON
 	sideLeader
 	sideDriver
 )
@@ -83,6 +90,7 @@ var sideNames = []string{
 	"dqtest, client: direct (harness.Run: dqclient straight to the leader, history recorded)",
 	"dqclient loop, clients spread over the nodes (the direct mode's clients, no harness)",
 	"control API loop, clients spread over the nodes (no harness)",
+	"control API loop over HTTP/JSON instead of frames, clients spread over the nodes (no harness)",
 	"control API loop, every client on the leader (no harness)",
 	"plain go-dqlite driver loop (database/sql to the leader's port 9001)",
 }
@@ -186,6 +194,11 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 			sideControl: func() (sideResult, error) {
 				return loopSide(ctx, c, int64(round), func(slot int) workloads.Client { return cluster.Client(nodes[slot%len(nodes)]) })
 			},
+			sideControlJSON: func() (sideResult, error) {
+				return loopSide(ctx, c, int64(round), func(slot int) workloads.Client {
+					return jsonClient{control.NewClient(cluster.ControlURL(nodes[slot%len(nodes)]), jsonHTTP)}
+				})
+			},
 			sideLeader: func() (sideResult, error) {
 				return loopSide(ctx, c, int64(round), func(int) workloads.Client { return cluster.Client(leader) })
 			},
@@ -208,7 +221,7 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 			rates[i], writes[i] = r.rate, r.writes
 			o.Failed[i] += r.errs
 		}
-		log.Info("overhead round", "round", round, "dqtest_node", int(rates[sideDqtest]), "dqtest_direct", int(rates[sideDirect]), "dqclient", int(rates[sideDirectLoop]), "control_api", int(rates[sideControl]),
+		log.Info("overhead round", "round", round, "dqtest_node", int(rates[sideDqtest]), "dqtest_direct", int(rates[sideDirect]), "dqclient", int(rates[sideDirectLoop]), "control_api", int(rates[sideControl]), "control_api_json", int(rates[sideControlJSON]),
 			"control_api_leader", int(rates[sideLeader]), "driver", int(rates[sideDriver]), "leader", leader)
 		o.Rounds = append(o.Rounds, rates)
 		writeRounds = append(writeRounds, writes)
@@ -381,6 +394,38 @@ func loopSide(ctx context.Context, c config, seed int64, clientFor func(slot int
 	}
 	wg.Wait()
 	return r.per(time.Since(start).Seconds()), ctx.Err()
+}
+
+// jsonHTTP is the JSON side's HTTP client: keep-alive connections for
+// every client goroutine, as the docker backend's.
+var jsonHTTP = &http.Client{
+	Transport:     &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// jsonClient is workloads.Client over a control client without frames.
+type jsonClient struct{ c *control.Client }
+
+func (j jsonClient) Exec(ctx context.Context, sql string, args ...any) (workloads.StmtResult, error) {
+	r, err := j.c.Exec(ctx, sql, args...)
+	return workloads.StmtResult{LastInsertID: r.LastInsertID, RowsAffected: r.RowsAffected}, err
+}
+
+func (j jsonClient) Query(ctx context.Context, sql string, args ...any) ([]map[string]any, error) {
+	return j.c.Query(ctx, sql, args...)
+}
+
+func (j jsonClient) Txn(ctx context.Context, stmts []workloads.Stmt) ([]workloads.StmtResult, error) {
+	req := make([]control.Statement, len(stmts))
+	for i, s := range stmts {
+		req[i] = control.Statement{SQL: s.SQL, Args: s.Args}
+	}
+	res, err := j.c.Txn(ctx, req)
+	out := make([]workloads.StmtResult, len(res))
+	for i, r := range res {
+		out[i] = workloads.StmtResult{LastInsertID: r.LastInsertID, RowsAffected: r.RowsAffected, Rows: r.Rows}
+	}
+	return out, err
 }
 
 // sqlClient is workloads.Client over database/sql: what a program using
