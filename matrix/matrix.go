@@ -79,6 +79,10 @@ const (
 	// Missing: a merge found no shard that reported the cell (a shard job
 	// that died, an artifact not uploaded). Counts as unknown.
 	Missing Status = "MISSING"
+	// Unsupported: the backend cannot run the cell as written (the
+	// simulator has no disks or packet loss) and refused it before it ran;
+	// a skipped JUnit case with the reason, neither a pass nor a failure.
+	Unsupported Status = "unsupported"
 )
 
 // Cell is one workload under one nemesis combination.
@@ -293,6 +297,10 @@ func runCell(ctx context.Context, c *Cell, runDir string, opts harness.Options) 
 		c.Recovery = run.Recovery
 	}
 	c.Status = status(c.Run.Outcome, c.ExpectFail != "")
+	var ue *harness.UnsupportedError
+	if errors.As(err, &ue) {
+		c.Status, c.Run.Skipped = Unsupported, ue.Error()
+	}
 }
 
 // selectCells is the indexes of the cells spec runs: its shard's,

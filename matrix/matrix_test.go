@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"testing"
 	"time"
@@ -9,6 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dqtest/dqtest/checker"
+	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/harness/sim"
+	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/report"
 	"github.com/dqtest/dqtest/scenario"
 	"github.com/dqtest/dqtest/verdict"
@@ -130,4 +134,25 @@ func parseJUnit(t *testing.T, data []byte) junitDoc {
 	var doc junitDoc
 	require.NoError(t, xml.Unmarshal(data, &doc))
 	return doc
+}
+
+// TestCellsTheBackendCannotRunAreUnsupportedNotUnknown: the simulator
+// refuses a disk cell before it runs; the matrix shows it as unsupported
+// (a skipped JUnit case with the reason) and its outcome stays valid.
+func TestCellsTheBackendCannotRunAreUnsupportedNotUnknown(t *testing.T) {
+	base := scenario.Default()
+	base.Backend = mode.Sim
+	spec := Spec{Workloads: []string{"set"}, Nemeses: []string{"none", "disk"}, Base: &base,
+		TimeLimit: 5 * time.Second, Seed: 3, Backend: "sim"}
+	res, err := Run(context.Background(), spec, t.TempDir(), harness.Options{Simulate: sim.Simulator(""),
+		WriteReport: func(string) error { return nil }}, nil)
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 2)
+	require.Equal(t, Passed, res.Cells[0].Status)
+	require.Equal(t, Unsupported, res.Cells[1].Status)
+	require.Contains(t, res.Cells[1].Run.Skipped, "disk")
+	require.Equal(t, checker.Valid, Outcome(res.Cells))
+	var b bytes.Buffer
+	require.NoError(t, report.WriteJUnit(&b, []report.Suite{JUnit(res)}))
+	require.Equal(t, 1, parseJUnit(t, b.Bytes()).Skipped)
 }

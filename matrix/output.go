@@ -40,7 +40,7 @@ func WriteTable(w io.Writer, res *Result) error {
 		return err
 	}
 	n := Counts(res.Cells)
-	ran := len(res.Cells) - n[Skipped] - n[Missing]
+	ran := len(res.Cells) - n[Skipped] - n[Missing] - n[Unsupported]
 	stuck := 0
 	for _, c := range res.Cells {
 		if c.Recovery != nil && !c.Recovery.Recovered && c.Run.Error == "" && c.Status != Skipped && c.Status != Missing {
@@ -49,6 +49,9 @@ func WriteTable(w io.Writer, res *Result) error {
 	}
 	fmt.Fprintf(w, "\n%d cells: %d passed, %d failed, %d expected to fail, %d passed though expected to fail, %d unknown, %d skipped",
 		len(res.Cells), n[Passed], n[Failed], n[ExpectedFail], n[UnexpectedPass], n[Unknown], n[Skipped])
+	if n[Unsupported] > 0 {
+		fmt.Fprintf(w, ", %d the backend cannot run", n[Unsupported])
+	}
 	if n[Missing] > 0 {
 		fmt.Fprintf(w, ", %d MISSING (no shard reported them: %s)", n[Missing], strings.Join(MissingCells(res), ", "))
 	}
@@ -134,6 +137,8 @@ func JUnit(res *Result) report.Suite {
 			jc.Output = fmt.Sprintf("marked as expected to fail (%s) but passed: is the mark stale?\n", c.ExpectFail) + jc.Output
 		case Skipped:
 			jc = report.Case{Name: c.Key(), Classname: "dqtest.matrix." + c.Workload, Skipped: "the matrix was interrupted before this cell ran"}
+		case Unsupported:
+			jc = report.Case{Name: c.Key(), Classname: "dqtest.matrix." + c.Workload, Skipped: c.Run.Skipped}
 		case Missing:
 			jc = report.Case{Name: c.Key(), Classname: "dqtest.matrix." + c.Workload, Error: &report.Problem{
 				Message: "missing: no shard reported this cell", Type: "missing", Text: c.Run.Error}}
