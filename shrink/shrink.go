@@ -464,7 +464,7 @@ func (s *shrinker) try(ctx context.Context, c cand, change string) bool {
 	probe := sc
 	probe.Seed = 1
 	if _, err := probe.Resolve(); err != nil {
-		s.opts.Log.Debug("candidate not valid", "change", change, "error", err)
+		s.logln("---- skipped         %s: not a valid scenario: %s", change, firstLine(err.Error()))
 		return false
 	}
 	key, err := probe.Marshal()
