@@ -47,8 +47,13 @@ type node struct {
 	// Raft state kept on disk.
 	term     int64
 	votedFor int
-	entries  []entry
-	voters   uint64 // the configuration of the newest config entry in entries
+	entries  []entry // the log from index base+1 on
+	voters   uint64  // the configuration of the newest config entry in the log
+	// base is the last index compacted away (see compactLogs): every node
+	// had applied it. baseTerm is its term, baseConfig the index of the
+	// last config entry at or before it and baseVoters its configuration.
+	base, baseTerm, baseConfig int64
+	baseVoters                 uint64
 
 	// Raft state in memory (a restart keeps commit and the database: they
 	// are a committed prefix of the log on disk).

@@ -138,7 +138,7 @@ func (c *cluster) read(n *node, p *program) any {
 	v := view{s: n.db}
 	if c.bug == BugDirtyRead && n.role == leader {
 		for i := n.commit; i < n.lastIndex(); i++ {
-			if e := n.entries[i]; e.kind == entryWrite {
+			if e := n.entry(i + 1); e.kind == entryWrite {
 				v.overlays = append(v.overlays, e.effects)
 			}
 		}
@@ -246,12 +246,12 @@ func (c *cluster) leaderCommitted(n *node) {
 }
 
 func (n *node) lastConfigIndex() int64 {
-	for i := n.lastIndex(); i > 0; i-- {
-		if n.entries[i-1].kind == entryConfig {
+	for i := n.lastIndex(); i > n.base; i-- {
+		if n.entry(i).kind == entryConfig {
 			return i
 		}
 	}
-	return 0
+	return n.baseConfig
 }
 
 func (c *cluster) release(n *node, a *attempt, out outcome) {

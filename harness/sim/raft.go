@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"slices"
 )
@@ -43,13 +44,63 @@ type entry struct {
 	effects []effect
 }
 
-func (n *node) lastIndex() int64 { return int64(len(n.entries)) }
+func (n *node) lastIndex() int64 { return n.base + int64(len(n.entries)) }
 
 func (n *node) termAt(i int64) int64 {
 	if i <= 0 || i > n.lastIndex() {
 		return 0
 	}
-	return n.entries[i-1].term
+	if i == n.base {
+		return n.baseTerm
+	}
+	return n.entry(i).term
+}
+
+// entry is the log entry at index i, which must not be compacted away.
+func (n *node) entry(i int64) *entry {
+	if i <= n.base {
+		// compactLogs only drops what no path reads again.
+		panic(fmt.Sprintf("simulator: %s reads entry %d of its log, compacted up to %d", n.name, i, n.base))
+	}
+	return &n.entries[i-n.base-1]
+}
+
+// compactEvery is how many entries every node must have applied beyond
+// the last compaction before the logs are compacted again.
+const compactEvery = 4096
+
+// compactLogs drops the log entries every node has applied, so that the
+// simulator's memory follows the entries still in play, not the length of
+// the run. What is dropped is never read again: a node only sends entries
+// from a follower's commit on (the follower has every entry up to it, with
+// the same terms), applies entries past its own applied index, and scans
+// for config entries past its commit; the base's term, config index and
+// voters stand in for the rest. Histories are unchanged (the pinned
+// histories test). The lost-write bug rebuilds a database from the whole
+// log and truncates committed entries: its logs are never compacted.
+func (c *cluster) compactLogs() {
+	if c.bug == BugLostWrite {
+		return
+	}
+	upTo := int64(math.MaxInt64)
+	for _, n := range c.nodes {
+		upTo = min(upTo, n.applied, n.commit)
+	}
+	for _, n := range c.nodes {
+		if upTo-n.base < compactEvery {
+			return
+		}
+	}
+	for _, n := range c.nodes {
+		for i := n.base + 1; i <= upTo; i++ {
+			if e := n.entry(i); e.kind == entryConfig {
+				n.baseConfig, n.baseVoters = i, e.voters
+			}
+		}
+		n.baseTerm = n.entry(upTo).term
+		n.entries = slices.Clone(n.entries[upTo-n.base:])
+		n.base = upTo
+	}
 }
 
 func (n *node) isVoter(id int) bool { return n.voters&(1<<id) != 0 }
@@ -232,7 +283,7 @@ func (c *cluster) becomeLeader(n *node) {
 func (c *cluster) forgetTail(n *node) {
 	from := n.lastIndex() + 1
 	for from > 1 && n.lastIndex()-from+1 < lostWriteEntries {
-		e := n.entries[from-2]
+		e := n.entry(from - 1)
 		if e.term >= n.term || e.kind == entryConfig {
 			break
 		}
@@ -348,10 +399,15 @@ func (c *cluster) sendAppend(n *node, p *node, heartbeat bool) {
 	if next > last+1 {
 		next = last + 1
 	}
+	if next <= n.base {
+		// The follower has every compacted entry (every node applied
+		// them): it would skip them, and answers the same from the base.
+		next = n.base + 1
+	}
 	req := appendReq{
 		term: n.term, from: n.id,
 		prevIdx: next - 1, prevTer: n.termAt(next - 1),
-		entries: n.entries[next-1 : last : last],
+		entries: n.entries[next-n.base-1 : last-n.base : last-n.base],
 		commit:  n.commit, round: n.round,
 	}
 	n.next[p.id] = last + 1
@@ -382,17 +438,24 @@ func (c *cluster) onAppend(n *node, req appendReq) {
 		resp.hint = n.lastIndex() + 1
 		return
 	}
-	if t := n.termAt(req.prevIdx); t != req.prevTer {
-		// Skip back over the whole conflicting term in one round trip.
+	// A request sent before the logs were compacted may start below the
+	// base: those entries are committed, the same everywhere, and would
+	// be skipped one by one; skip them at once.
+	idx, entries := req.prevIdx, req.entries
+	if skip := n.base - req.prevIdx; skip > 0 {
+		skip = min(skip, int64(len(entries)))
+		idx, entries = idx+skip, entries[skip:]
+	} else if t := n.termAt(req.prevIdx); t != req.prevTer {
+		// Skip back over the whole conflicting term in one round trip
+		// (down to the base at most: the leader sends from there anyway).
 		hint := req.prevIdx
-		for hint > 1 && n.termAt(hint-1) == t {
+		for hint > 1 && hint-1 >= n.base && n.termAt(hint-1) == t {
 			hint--
 		}
 		resp.hint = hint
 		return
 	}
-	idx := req.prevIdx
-	for i, e := range req.entries {
+	for i, e := range entries {
 		idx++
 		if idx <= n.lastIndex() {
 			if n.termAt(idx) == e.term {
@@ -402,7 +465,7 @@ func (c *cluster) onAppend(n *node, req appendReq) {
 				return
 			}
 		}
-		for _, a := range req.entries[i:] {
+		for _, a := range entries[i:] {
 			n.entries = append(n.entries, a)
 			if a.kind == entryConfig {
 				n.voters = a.voters
@@ -430,7 +493,7 @@ func (c *cluster) truncate(n *node, from int64) bool {
 		}
 		n.commit = from - 1
 		n.db = newStore(c.balances)
-		for _, e := range n.entries[:from-1] {
+		for _, e := range n.entries[:from-n.base-1] { // never compacted (lost-write)
 			if e.kind == entryWrite {
 				n.db.apply(e.effects)
 			}
@@ -438,8 +501,8 @@ func (c *cluster) truncate(n *node, from int64) bool {
 		n.applied = n.commit
 		c.stats.CommittedEntriesLost += int(n.lastIndex() - from + 1)
 	}
-	n.entries = slices.Clone(n.entries[:from-1])
-	n.voters = c.initialVoters
+	n.entries = slices.Clone(n.entries[:from-n.base-1])
+	n.voters = n.baseVoters
 	for i := len(n.entries) - 1; i >= 0; i-- {
 		if n.entries[i].kind == entryConfig {
 			n.voters = n.entries[i].voters
@@ -512,10 +575,11 @@ func (c *cluster) advanceCommit(n *node) {
 func (c *cluster) applyCommitted(n *node) {
 	for n.applied < n.commit {
 		n.applied++
-		if e := &n.entries[n.applied-1]; e.kind == entryWrite {
+		if e := n.entry(n.applied); e.kind == entryWrite {
 			c.applyWrite(n, e.effects)
 		}
 	}
+	c.compactLogs()
 }
 
 // applyWrite applies a committed write entry to n's database. With the
@@ -547,7 +611,7 @@ func (c *cluster) applyWrite(n *node, effects []effect) {
 // time, as Raft's single-server changes require.
 func (c *cluster) changeConfig(n *node, voters uint64) error {
 	for i := n.lastIndex(); i > n.commit; i-- {
-		if n.entries[i-1].kind == entryConfig {
+		if n.entry(i).kind == entryConfig {
 			return fmt.Errorf("a membership change is still in progress")
 		}
 	}

@@ -233,6 +233,7 @@ func newCluster(ctx context.Context, cfg Config) (*cluster, error) {
 			up: true, leader: -1, votedFor: -1, transferTo: -1,
 			voters:   c.initialVoters,
 			entries:  []entry{{term: 1, kind: entryConfig, voters: c.initialVoters}},
+			baseVoters: c.initialVoters,
 			commit:   1,
 			applied:  1,
 			term:     1,
