@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/dqtest/dqtest/converge"
@@ -42,8 +43,13 @@ func (c *Cluster) NodeState(ctx context.Context, node string, queries []workload
 	defer cancel()
 	start := time.Now()
 	id := c.idOf(n)
-	if why := c.notAVoter(ctx, n); why != "" {
+	if why, current := c.notAVoter(ctx, n); why != "" {
 		return converge.State{Node: node, Skip: why}
+	} else if current != 0 {
+		// The configuration's ID for the node's address: a node that
+		// joined again after a crash may hold another than the one
+		// recorded when the cluster formed.
+		id = current
 	}
 	var last error
 	for attempt := 1; ; attempt++ {
@@ -60,6 +66,14 @@ func (c *Cluster) NodeState(ctx context.Context, node string, queries []workload
 			return state
 		}
 		last = err
+		if strings.Contains(err.Error(), "server ID is not valid") && attempt >= 3 {
+			// Raft's RAFT_BADID: the leader's configuration has no voter
+			// with this ID, so the node holds no replica of its own (it
+			// never joined as a voter, e.g. one started with --no-start
+			// that crashed before joining). Asked three times, 200 ms
+			// apart, so a configuration change in flight settles.
+			return converge.State{Node: node, Skip: "the leader refuses to transfer leadership to it: not a voter in its configuration (" + err.Error() + ")"}
+		}
 		select {
 		case <-ctx.Done():
 			return fail("could not read the node's own copy within %v (%d attempts): %v", time.Since(start).Round(time.Millisecond), attempt, last)
@@ -143,24 +157,24 @@ func (c *Cluster) awaitLeads(ctx context.Context, n *node, id uint64, d time.Dur
 // started with --no-start that failed before it joined). "" when it is a
 // voter, or when the configuration cannot be read (NodeState then tries,
 // and says why it could not).
-func (c *Cluster) notAVoter(ctx context.Context, n *node) string {
+func (c *Cluster) notAVoter(ctx context.Context, n *node) (why string, id uint64) {
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	leader, err := c.Leader(lctx)
 	if err != nil {
-		return ""
+		return "", 0
 	}
 	st, err := c.Status(lctx, leader)
 	if err != nil || len(st.Members) == 0 {
-		return ""
+		return "", 0
 	}
 	for _, m := range st.Members {
 		if m.Address == n.raftAddr() {
 			if m.Role != "" && m.Role != "voter" {
-				return fmt.Sprintf("a %s in the cluster's configuration, not a voter", m.Role)
+				return fmt.Sprintf("a %s in the cluster's configuration, not a voter", m.Role), 0
 			}
-			return ""
+			return "", m.ID
 		}
 	}
-	return fmt.Sprintf("not in the cluster's configuration (the leader %s lists %d members)", leader, len(st.Members))
+	return fmt.Sprintf("not in the cluster's configuration (the leader %s lists %d members)", leader, len(st.Members)), 0
 }
