@@ -9,12 +9,14 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/canonical/go-dqlite/v2/client"
@@ -73,6 +75,15 @@ type overhead struct {
 	// CPUBusy is the median share of the machine's CPU time in use while
 	// each side ran (from /proc/stat; every process, the nodes included).
 	CPUBusy []float64
+	// CPUPerOp is each side's median CPU time per completed operation, in
+	// microseconds: this process's (the clients, the harness) plus the
+	// node containers' (their cgroups' usage), 0 when unreadable. Other
+	// work on the machine slows a side's rate but hardly its CPU per
+	// operation, so this is the cost the client path itself adds.
+	CPUPerOp []float64
+	// NodeCPURatio is the median over the rounds of the driver's CPU per
+	// operation over client: node's (1 means the node mode costs no more).
+	NodeCPURatio float64
 }
 
 const (
@@ -169,8 +180,13 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 	o.Failed = make([]int, len(sideNames))
 	var ratios, nodeRatios []float64
 	var writeRounds [][]float64
-	var cpu [][]float64
+	var cpu, cpuOps [][]float64
+	var cpuRatios []float64
 	nodes := cluster.Nodes()
+	usage := cpuUsage{cgroups: nodeCgroups(ctx, runID, nodes)}
+	if len(usage.cgroups) < len(nodes) {
+		log.Warn("overhead: the node containers' CPU usage is unreadable; no CPU per operation", "found", len(usage.cgroups))
+	}
 	for round := 1; round <= c.rounds; round++ {
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		leader, err := cluster.Leader(lctx)
@@ -181,6 +197,7 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 		rates := make([]float64, len(sideNames))
 		writes := make([]float64, len(sideNames))
 		busy := make([]float64, len(sideNames))
+		perOp := make([]float64, len(sideNames))
 		sides := []func() (sideResult, error){
 			sideDqtest: func() (sideResult, error) {
 				return dqtestSide(ctx, cluster, db, runs, c, int64(round), mode.ClientNode)
@@ -211,10 +228,14 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 		for k := range sides {
 			i := (k + round - 1) % len(sides)
 			before := cpuTimes()
+			cpuBefore, cpuOK := usage.read()
 			var r sideResult
 			var err error
 			pprof.Do(ctx, pprof.Labels("side", strconv.Itoa(i)), func(context.Context) { r, err = sides[i]() })
 			busy[i] = cpuTimes().busySince(before)
+			if cpuAfter, ok := usage.read(); ok && cpuOK && r.done > 0 {
+				perOp[i] = float64((cpuAfter - cpuBefore).Microseconds()) / float64(r.done)
+			}
 			if err != nil {
 				return o, fmt.Errorf("%s: %w", sideNames[i], err)
 			}
@@ -226,6 +247,10 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 		o.Rounds = append(o.Rounds, rates)
 		writeRounds = append(writeRounds, writes)
 		cpu = append(cpu, busy)
+		cpuOps = append(cpuOps, perOp)
+		if perOp[sideDqtest] > 0 && perOp[sideDriver] > 0 {
+			cpuRatios = append(cpuRatios, perOp[sideDriver]/perOp[sideDqtest])
+		}
 		if rates[sideDriver] > 0 {
 			ratios = append(ratios, rates[sideDirect]/rates[sideDriver])
 			nodeRatios = append(nodeRatios, rates[sideDqtest]/rates[sideDriver])
@@ -247,8 +272,16 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 			bs = append(bs, r[i])
 		}
 		o.CPUBusy = append(o.CPUBusy, median(bs))
+		var us []float64
+		for _, r := range cpuOps {
+			us = append(us, r[i])
+		}
+		o.CPUPerOp = append(o.CPUPerOp, median(us))
 	}
 	o.Ratio, o.NodeRatio = median(ratios), median(nodeRatios)
+	if len(cpuRatios) > 0 {
+		o.NodeCPURatio = median(cpuRatios)
+	}
 	return o, nil
 }
 
@@ -523,4 +556,72 @@ func (s cpuSample) busySince(before cpuSample) float64 {
 		return 0
 	}
 	return (s.busy - before.busy) / (s.total - before.total)
+}
+
+// cpuUsage reads the CPU time used so far by this process and by the node
+// containers (their cgroups' cpuacct.usage, cgroup v1, or cpu.stat's
+// usage_usec, cgroup v2).
+type cpuUsage struct{ cgroups []string }
+
+func (u cpuUsage) read() (time.Duration, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil || len(u.cgroups) == 0 {
+		return 0, false
+	}
+	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for _, cg := range u.cgroups {
+		d, err := cgroupCPU(cg)
+		if err != nil {
+			return 0, false
+		}
+		total += d
+	}
+	return total, true
+}
+
+// cgroupCPU is the CPU time a cgroup has used (a cpuacct.usage file, in
+// nanoseconds, or a cpu.stat file's usage_usec).
+func cgroupCPU(file string) (time.Duration, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	if strings.HasSuffix(file, "cpu.stat") {
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+				us, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				return time.Duration(us) * time.Microsecond, err
+			}
+		}
+		return 0, fmt.Errorf("%s: no usage_usec", file)
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return time.Duration(ns), err
+}
+
+// nodeCgroups finds the CPU accounting files of the cluster's containers
+// (named dqtest-<run id>-<node>); those it cannot find are left out.
+func nodeCgroups(ctx context.Context, runID string, nodes []string) []string {
+	var files []string
+	for _, n := range nodes {
+		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		out, err := exec.CommandContext(ictx, "docker", "inspect", "-f", "{{.Id}}", "dqtest-"+runID+"-"+n).Output()
+		cancel()
+		if err != nil {
+			continue
+		}
+		id := strings.TrimSpace(string(out))
+		for _, f := range []string{
+			"/sys/fs/cgroup/cpuacct/docker/" + id + "/cpuacct.usage",
+			"/sys/fs/cgroup/cpu,cpuacct/docker/" + id + "/cpuacct.usage",
+			"/sys/fs/cgroup/system.slice/docker-" + id + ".scope/cpu.stat",
+			"/sys/fs/cgroup/docker/" + id + "/cpu.stat",
+		} {
+			if _, err := cgroupCPU(f); err == nil {
+				files = append(files, f)
+				break
+			}
+		}
+	}
+	return files
 }
