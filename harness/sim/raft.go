@@ -67,7 +67,7 @@ func (n *node) entry(i int64) *entry {
 
 // compactEvery is how many entries every node must have applied beyond
 // the last compaction before the logs are compacted again.
-const compactEvery = 4096
+var compactEvery int64 = 4096 // a variable for the tests
 
 // compactLogs drops the log entries every node has applied, so that the
 // simulator's memory follows the entries still in play, not the length of

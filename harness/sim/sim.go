@@ -120,6 +120,9 @@ type NodeReport struct {
 	State *converge.State
 }
 
+// testHookCluster, when set by a test, gets each run's cluster.
+var testHookCluster func(*cluster)
+
 type discard struct{}
 
 func (discard) Write(e history.Event) (history.Event, error) { return e, nil }
@@ -204,6 +207,9 @@ func newCluster(ctx context.Context, cfg Config) (*cluster, error) {
 	}
 	if c.rec == nil {
 		c.rec = discard{}
+	}
+	if testHookCluster != nil {
+		testHookCluster(c)
 	}
 	if cfg.Rate > 0 {
 		c.interval = int64(float64(cfg.Concurrency) / cfg.Rate * float64(time.Second))
