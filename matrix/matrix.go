@@ -34,6 +34,10 @@ type Spec struct {
 	// Nemeses are combination names: "none", "partition", "partition+kill"
 	// (nemesis.SplitCombination).
 	Nemeses []string
+	// Dqlite, when set, is a version axis: every workload x nemesis cell
+	// runs once per C dqlite version (cells 1.18.7/bank/disk). Empty: the
+	// cells run the base scenario's version.
+	Dqlite []string
 	// Base is the scenario every cell starts from (cluster size, rate,
 	// schedule, timeouts); a cell replaces its workload, faults and name.
 	// Zero means scenario.Default().
@@ -87,6 +91,9 @@ const (
 
 // Cell is one workload under one nemesis combination.
 type Cell struct {
+	// Dqlite is the cell's C dqlite version on a matrix with a version
+	// axis (Spec.Dqlite), else "".
+	Dqlite   string `json:"dqlite,omitempty"`
 	Workload string `json:"workload"`
 	Nemesis  string `json:"nemesis"`
 	// Scenario is the cell's scenario name; its run directory is
@@ -112,7 +119,12 @@ type Cell struct {
 }
 
 // Key is the cell's "workload/nemesis", as ExpectFail names it.
-func (c Cell) Key() string { return c.Workload + "/" + c.Nemesis }
+func (c Cell) Key() string {
+	if c.Dqlite != "" {
+		return c.Dqlite + "/" + c.Workload + "/" + c.Nemesis
+	}
+	return c.Workload + "/" + c.Nemesis
+}
 
 // Result is a matrix that ran.
 type Result struct {
@@ -137,9 +149,9 @@ func ParseExpectFail(values []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, v := range values {
 		key, reason, ok := strings.Cut(v, "=")
-		w, n, slash := strings.Cut(key, "/")
-		if !ok || !slash || w == "" || n == "" || strings.TrimSpace(reason) == "" {
-			return nil, fmt.Errorf("expect-fail %q: want workload/nemesis=reason, e.g. bank/disk=canonical/dqlite#123", v)
+		parts := strings.Split(key, "/")
+		if !ok || len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") || strings.TrimSpace(reason) == "" {
+			return nil, fmt.Errorf("expect-fail %q: want workload/nemesis=reason (or version/workload/nemesis=reason), e.g. bank/disk=canonical/dqlite#123", v)
 		}
 		out[strings.TrimSpace(key)] = strings.TrimSpace(reason)
 	}
@@ -159,37 +171,52 @@ func Cells(spec Spec) ([]Cell, error) {
 	}
 	var cells []Cell
 	var errs []error
-	for _, w := range spec.Workloads {
-		for _, n := range spec.Nemeses {
-			c := Cell{Workload: w, Nemesis: n, Scenario: cellName(w, n)}
-			if slices.ContainsFunc(cells, func(o Cell) bool { return o.Key() == c.Key() }) {
-				errs = append(errs, fmt.Errorf("%s is listed twice", c.Key()))
-				continue
+	versions := spec.Dqlite
+	if len(versions) == 0 {
+		versions = []string{""}
+	}
+	for _, v := range versions {
+		for _, w := range spec.Workloads {
+			for _, n := range spec.Nemeses {
+				c := Cell{Dqlite: v, Workload: w, Nemesis: n, Scenario: cellName(w, n)}
+				if v != "" {
+					c.Scenario = v + "-" + c.Scenario
+				}
+				if slices.ContainsFunc(cells, func(o Cell) bool { return o.Key() == c.Key() }) {
+					errs = append(errs, fmt.Errorf("%s is listed twice", c.Key()))
+					continue
+				}
+				sc := base
+				sc.Name = c.Scenario
+				sc.Description = fmt.Sprintf("matrix cell: workload %s under nemesis %s", w, n)
+				sc.Expect = scenario.Expect{}
+				o := scenario.Overrides{Workload: &w, Nemesis: []string{n}}
+				if spec.TimeLimit > 0 {
+					o.TimeLimit = &spec.TimeLimit
+				}
+				if spec.Seed != 0 {
+					o.Seed = &spec.Seed
+				}
+				if v != "" {
+					o.Dqlite = &v
+				}
+				resolved, err := o.Apply(sc)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", c.Key(), err))
+					continue
+				}
+				c.sc = resolved
+				c.ExpectFail = spec.ExpectFail[c.Key()]
+				if c.ExpectFail == "" {
+					c.ExpectFail = spec.ExpectFail[w+"/"+n] // a mark for every version
+				}
+				c.Status = Skipped
+				cells = append(cells, c)
 			}
-			sc := base
-			sc.Name = c.Scenario
-			sc.Description = fmt.Sprintf("matrix cell: workload %s under nemesis %s", w, n)
-			sc.Expect = scenario.Expect{}
-			o := scenario.Overrides{Workload: &w, Nemesis: []string{n}}
-			if spec.TimeLimit > 0 {
-				o.TimeLimit = &spec.TimeLimit
-			}
-			if spec.Seed != 0 {
-				o.Seed = &spec.Seed
-			}
-			resolved, err := o.Apply(sc)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", c.Key(), err))
-				continue
-			}
-			c.sc = resolved
-			c.ExpectFail = spec.ExpectFail[c.Key()]
-			c.Status = Skipped
-			cells = append(cells, c)
 		}
 	}
 	for key := range spec.ExpectFail {
-		if !slices.ContainsFunc(cells, func(c Cell) bool { return c.Key() == key }) {
+		if !slices.ContainsFunc(cells, func(c Cell) bool { return c.Key() == key || c.Workload+"/"+c.Nemesis == key }) {
 			errs = append(errs, fmt.Errorf("expect-fail %s: no such cell in this matrix", key))
 		}
 	}

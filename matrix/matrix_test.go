@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,4 +156,35 @@ func TestCellsTheBackendCannotRunAreUnsupportedNotUnknown(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, report.WriteJUnit(&b, []report.Suite{JUnit(res)}))
 	require.Equal(t, 1, parseJUnit(t, b.Bytes()).Skipped)
+}
+
+// TestAVersionAxisRunsEveryCellOnEachVersion: --dqlite 1.18.1,1.18.7
+// doubles the cells, keys them by version, gives each cell's scenario its
+// version, and a mark can name one version's cell or every version's.
+func TestAVersionAxisRunsEveryCellOnEachVersion(t *testing.T) {
+	cells, err := Cells(Spec{Workloads: []string{"bank"}, Nemeses: []string{"none", "kill"}, Dqlite: []string{"1.18.1", "1.18.7"},
+		ExpectFail: map[string]string{"1.18.1/bank/kill": "old", "bank/none": "every version"}})
+	require.NoError(t, err)
+	var keys []string
+	for _, c := range cells {
+		keys = append(keys, c.Key())
+		require.Equal(t, c.Dqlite, c.sc.Dqlite.Version, c.Key())
+	}
+	require.Equal(t, []string{"1.18.1/bank/none", "1.18.1/bank/kill", "1.18.7/bank/none", "1.18.7/bank/kill"}, keys)
+	require.Equal(t, "1.18.1-bank-kill", cells[1].Scenario)
+	require.Equal(t, "old", cells[1].ExpectFail)
+	require.Empty(t, cells[3].ExpectFail, "the 1.18.1 mark leaves 1.18.7's cell alone")
+	require.Equal(t, "every version", cells[0].ExpectFail)
+	require.Equal(t, "every version", cells[2].ExpectFail)
+
+	_, err = Cells(Spec{Workloads: []string{"bank"}, Nemeses: []string{"none"}, Dqlite: []string{"1.18.1"},
+		ExpectFail: map[string]string{"1.18.7/bank/none": "x"}})
+	require.ErrorContains(t, err, "expect-fail 1.18.7/bank/none: no such cell")
+	_, err = Cells(Spec{Workloads: []string{"bank"}, Nemeses: []string{"none"}, Dqlite: []string{"latest"}})
+	require.ErrorContains(t, err, "dqlite")
+
+	res := &Result{Name: "m", Cells: cells}
+	var b bytes.Buffer
+	require.NoError(t, WriteTable(&b, res))
+	require.True(t, strings.HasPrefix(b.String(), "DQLITE"), b.String())
 }

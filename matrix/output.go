@@ -27,12 +27,19 @@ const (
 // cluster per cell), operations, and what was found; then the totals.
 func WriteTable(w io.Writer, res *Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	versions := slices.ContainsFunc(res.Cells, func(c Cell) bool { return c.Dqlite != "" })
+	if versions {
+		fmt.Fprint(tw, "DQLITE\t")
+	}
 	fmt.Fprintln(tw, "WORKLOAD\tNEMESIS\tSTATUS\tOUTCOME\tWALL\tSTARTUP\tTEARDOWN\tOPS\tOK/S\tFINDINGS")
 	var startup, teardown float64
 	for _, c := range res.Cells {
 		r := c.Run
 		startup += r.Phases.Startup
 		teardown += r.Phases.Teardown
+		if versions {
+			fmt.Fprintf(tw, "%s\t", c.Dqlite)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%.1f\t%s\n", c.Workload, c.Nemesis, c.Status, r.Outcome,
 			secs(c.Wall), secs(r.Phases.Startup), secs(r.Phases.Teardown), r.Ops.Invoked, r.Ops.OKPerSecond, findings(c))
 	}
@@ -239,7 +246,7 @@ pre{background:#f8f8f8;padding:1em}
 <pre>{{.Totals}}</pre>
 <h2>Cells</h2>
 <table><tr><th>cell</th><th>status</th><th>outcome</th><th>wall</th><th>start-up</th><th>teardown</th><th>ops (ok/s)</th><th>seed</th><th>findings</th></tr>
-{{range .Rows}}<tr class="{{.Status}}"><td><a href="{{.Link}}">{{.Workload}} / {{.Nemesis}}</a></td><td>{{.Status}}</td><td>{{.Run.Outcome}}</td><td>{{secs .Wall}}</td><td>{{secs .Run.Phases.Startup}}</td><td>{{secs .Run.Phases.Teardown}}</td><td>{{.Run.Ops.Invoked}} ({{printf "%.1f" .Run.Ops.OKPerSecond}})</td><td>{{.Run.Seed}}</td><td>{{.Findings}}</td></tr>
+{{range .Rows}}<tr class="{{.Status}}"><td><a href="{{.Link}}">{{with .Dqlite}}{{.}} / {{end}}{{.Workload}} / {{.Nemesis}}</a></td><td>{{.Status}}</td><td>{{.Run.Outcome}}</td><td>{{secs .Wall}}</td><td>{{secs .Run.Phases.Startup}}</td><td>{{secs .Run.Phases.Teardown}}</td><td>{{.Run.Ops.Invoked}} ({{printf "%.1f" .Run.Ops.OKPerSecond}})</td><td>{{.Run.Seed}}</td><td>{{.Findings}}</td></tr>
 {{end}}</table>
 </body></html>
 `))

@@ -35,6 +35,7 @@ type matrixFile struct {
 }
 
 func newMatrixCommand() *cobra.Command {
+	var dqliteVersions []string
 	var (
 		workloads, nemeses, expectFail []string
 		timeLimit                      time.Duration
@@ -116,6 +117,7 @@ machine (each checked by its engine ID), one dqtest process per engine.`,
 				marks[k] = v
 			}
 			spec.ExpectFail = marks
+			spec.Dqlite = dqliteVersions
 			if shard != "" {
 				sh, err := matrix.ParseShard(shard)
 				if err != nil {
@@ -228,6 +230,7 @@ machine (each checked by its engine ID), one dqtest process per engine.`,
 	f := cmd.Flags()
 	f.StringSliceVar(&workloads, "workloads", []string{"append", "bank", "set"}, "workloads, comma-separated")
 	f.StringSliceVar(&nemeses, "nemeses", nemesis.Combinations, "nemesis combinations, comma-separated (faults joined by +)")
+	f.StringSliceVar(&dqliteVersions, "dqlite", nil, "a version axis: run every cell on each of these C dqlite versions, e.g. 1.18.1,1.18.7 (cells 1.18.7/bank/disk; default: the base scenario's version, 1.18.7)")
 	f.DurationVar(&timeLimit, "time-limit", 60*time.Second, "each cell's workload time")
 	f.StringArrayVar(&expectFail, "expect-fail", nil, "mark a cell as expected to fail: workload/nemesis=reason (repeatable)")
 	f.StringVar(&out, "out", "", "matrix directory (default runs/<name>/<timestamp>)")
