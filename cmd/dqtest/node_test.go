@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -40,6 +44,25 @@ func TestTheControlAPIListensOnTheNodesOwnAddressUnlessAskedOtherwise(t *testing
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := controlListenAddress(tc.control, tc.all, tc.address)
 			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestNodeRefusesBadDqliteSettingsBeforeStarting(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    nodeFlags
+		want string
+	}{
+		{"latency under a millisecond", nodeFlags{networkLatency: 500 * time.Microsecond}, "network latency 500µs"},
+		{"trailing under the threshold", nodeFlags{snapshotThreshold: 128, snapshotTrailing: 64}, "snapshot trailing 64: dqlite wants at least 4 and at least the threshold (128)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.f.address, tc.f.dataDir, tc.f.autoRecovery = "127.0.0.1:9001", filepath.Join(t.TempDir(), "data"), true
+			err := runNode(context.Background(), tc.f)
+			require.ErrorContains(t, err, tc.want)
+			_, statErr := os.Stat(tc.f.dataDir)
+			require.True(t, os.IsNotExist(statErr), "nothing was created")
 		})
 	}
 }
