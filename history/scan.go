@@ -104,7 +104,7 @@ func scan(f io.ReaderAt, size int, fn func([]Event, int) error) (int, int, error
 		return 0, 0, err
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(chunks))
-	window := 2 * workers // chunks decoded ahead of fn at most
+	window := workers + 1 // chunks decoded ahead of fn at most: one each, and one waiting
 	slots := make([]chan scanned, len(chunks))
 	for i := range slots {
 		slots[i] = make(chan scanned, 1)
