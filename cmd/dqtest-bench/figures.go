@@ -25,6 +25,7 @@ type figures struct {
 	Overhead   []overhead
 	Checkers   []checkerRow
 	Check      *checkBench
+	SimRun     *simRunBench
 	Verdict    *timeToVerdict
 }
 
@@ -83,6 +84,7 @@ var blockHeadings = []struct{ name, heading string }{
 	{"overhead", "**Harness overhead"},
 	{"checkers", "**Checkers**"},
 	{"check", "**Checking a stored history"},
+	{"sim", "**A long simulator run"},
 	{"verdict", "**Time to verdict**"},
 }
 
@@ -136,6 +138,9 @@ func (f figures) markdown(previous string) string {
 	}
 	if f.Check != nil {
 		made["check"] = f.checkMarkdown()
+	}
+	if f.SimRun != nil {
+		made["sim"] = f.simRunMarkdown()
 	}
 	if f.Verdict != nil {
 		made["verdict"] = f.verdictMarkdown()

@@ -41,3 +41,18 @@ func TestMarkdownKeepsTheTablesThisRunDidNotMeasure(t *testing.T) {
 	require.Contains(t, again, "overhead (2026-12-05), checkers (2026-12-05), check (2026-12-06), verdict (2026-12-05).")
 	require.Contains(t, again, "| **dqtest check** | 1.00 s |")
 }
+
+func TestMarkdownOfTheSimulatorRun(t *testing.T) {
+	s := &simRunBench{TimeLimit: 5 * time.Minute, Ops: 1181355, Command: "bin/dqtest run --backend sim --rate 0 --time-limit 5m0s scenarios/default.yaml",
+		Wall: []float64{40, 30, 50}, CPU: []float64{15, 16, 14}, RSS: []float64{210e6, 220e6, 230e6}, Workload: []float64{20, 21, 22}, Check: []float64{3, 4, 5},
+		WallMedian: 40, CPUMedian: 15, RSSMedian: 220e6, WorkloadMedian: 21, CheckMedian: 4}
+	got := figures{Started: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC), Machine: "m", SimRun: s}.markdown("")
+	require.Contains(t, got, "**A long simulator run, whole process** (`bin/dqtest run --backend sim --rate 0 --time-limit 5m0s scenarios/default.yaml`: 5m0s of simulated workload at no rate limit, 1181355 operations;")
+	require.Contains(t, got, "| 40.00 s | 40.0, 30.0, 50.0 | 15.00 s | 15.0, 16.0, 14.0 | 21.00 s, 4.00 s | **220 MB** (meets the goal of < 500 MB) | 210, 220, 230 |")
+	s.RSSMedian = 600e6
+	require.Contains(t, figures{SimRun: s}.markdown(""), "(misses the goal of < 500 MB)")
+	// Kept by a later run that measured something else, in its place.
+	again := figures{Started: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC), Check: &checkBench{Wall: [2][]float64{{1}, {2}}}}.markdown(got)
+	require.Contains(t, again, "Kept from earlier runs (not measured in this one): sim (2026-12-06).")
+	require.Less(t, strings.Index(again, "**Checking a stored"), strings.Index(again, "**A long simulator run"))
+}

@@ -59,6 +59,7 @@ type config struct {
 	checkProcs    int
 	checkRuns     int
 	checkFile     string
+	simTime       time.Duration
 }
 
 func main() {
@@ -75,7 +76,8 @@ func main() {
 	flag.IntVar(&c.benchCount, "count", 5, "checker benchmarks: go test -count")
 	flag.StringVar(&c.readme, "readme", "README.md", "README whose Benchmarks section gets the tables (empty: none)")
 	flag.StringVar(&c.doc, "doc", "docs/benchmarks.md", "file for the full figures (empty: stdout only)")
-	flag.StringVar(&c.only, "only", "overhead,checkers,check,verdict", "which measurements to make")
+	flag.StringVar(&c.only, "only", "overhead,checkers,check,sim,verdict", "which measurements to make")
+	flag.DurationVar(&c.simTime, "sim-time", 5*time.Minute, "sim: the simulator run's --time-limit (at --rate 0); -check-runs runs")
 	flag.IntVar(&c.checkOps, "check-ops", 1_000_000, "check: operations in the generated register history")
 	flag.IntVar(&c.checkKeys, "check-keys", 1000, "check: keys of the generated history")
 	flag.IntVar(&c.checkProcs, "check-processes", 64, "check: concurrent client processes of the generated history")
@@ -157,6 +159,13 @@ func run(ctx context.Context, c config) error {
 			return fmt.Errorf("check benchmark: %w", err)
 		}
 		fig.Check = &b
+	}
+	if want("sim") {
+		s, err := measureSimRun(ctx, c)
+		if err != nil {
+			return fmt.Errorf("simulator run: %w", err)
+		}
+		fig.SimRun = &s
 	}
 	if want("verdict") {
 		v, err := measureTimeToVerdict(ctx, c)
