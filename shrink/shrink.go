@@ -612,7 +612,14 @@ func findingTime(dir string, res *verdict.Result, f Finding) (time.Duration, boo
 			}
 			switch {
 			case c.InFlight != nil:
-				keep(time.Duration(c.InFlight.At*1e9) - time.Duration(obs.WorkloadStart))
+				// At is the node's last log line before the crash, which
+				// may be long before it on a quiet node; the record of the
+				// fault step in flight was written after the crash.
+				at := time.Duration(c.InFlight.At * 1e9)
+				if f := c.InFlight.Fault; f != nil && c.InFlight.Relation == "in_flight" {
+					at = max(at, time.Duration(f.Time))
+				}
+				keep(at - time.Duration(obs.WorkloadStart))
 			case c.LogTime != "":
 				if t, err := time.Parse(time.RFC3339Nano, c.LogTime); err == nil {
 					keep(t.Sub(base) - time.Duration(obs.WorkloadStart))

@@ -11,6 +11,7 @@ import (
 	"github.com/dqtest/dqtest/checker"
 	"github.com/dqtest/dqtest/detect"
 	"github.com/dqtest/dqtest/harness/sim"
+	"github.com/dqtest/dqtest/history"
 	"github.com/dqtest/dqtest/mode"
 	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/scenario"
@@ -196,4 +197,29 @@ func TestLiveCandidatesGetTriesWithFreshSeeds(t *testing.T) {
 	require.Equal(t, mode.Docker, sc.Backend)
 	require.Contains(t, rep.Commands()[1], "--repeat 10")
 	t.Logf("%d candidates; shrunk %s; confirmed %s, original %s", len(rep.Attempts), describeSize(rep.Shrunk), rep.Confirm, rep.OriginalRate)
+}
+
+// The time of a crash is the later of the node's last log line and the
+// record of the fault step in flight (a quiet node logs nothing for long
+// before it crashes).
+func TestFindingTimeOfACrash(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 12, 6, 5, 2, 1, 0, time.UTC)
+	require.NoError(t, verdict.WriteObservations(dir, verdict.Observations{HistoryStart: start, WorkloadStart: int64(9 * time.Second)}))
+	crash := detect.Crash{Node: "n1", Kind: "assertion", Signal: "SIGABRT", Signature: "SIGABRT: src/lib/sm.c:83: sm_move: Assertion `x' failed.",
+		InFlight: &detect.InFlight{At: 6.9, Relation: "in_flight", Fault: &history.Event{Time: int64(19250 * time.Millisecond), F: "start-disk"}}}
+	res := &verdict.Result{Crashes: []detect.Crash{crash}}
+	got, ok := findingTime(dir, res, CrashFinding(crash))
+	require.True(t, ok)
+	require.Equal(t, 10250*time.Millisecond, got)
+
+	crash.InFlight = nil
+	crash.LogTime = start.Add(12 * time.Second).Format(time.RFC3339Nano)
+	res = &verdict.Result{Crashes: []detect.Crash{crash}}
+	got, ok = findingTime(dir, res, CrashFinding(crash))
+	require.True(t, ok)
+	require.Equal(t, 3*time.Second, got)
+
+	_, ok = findingTime(dir, &verdict.Result{}, AnomalyFinding("did-not-recover"))
+	require.False(t, ok, "a finding the run has no time for")
 }
