@@ -40,7 +40,7 @@ func measureSimRun(ctx context.Context, c config) (simRunBench, error) {
 	defer os.RemoveAll(dir)
 	argv := []string{c.binary, "run", "--backend", "sim", "--rate", "0", "--time-limit", c.simTime.String(), "--seed", "1",
 		"--out", dir, "scenarios/default.yaml"}
-	b.Command = strings.Join(append([]string{c.binary}, argv[1:len(argv)-3]...), " ") + " scenarios/default.yaml"
+	b.Command = "dqtest " + strings.Join(argv[1:len(argv)-3], " ") + " scenarios/default.yaml"
 	for round := 0; round < c.checkRuns; round++ {
 		wall, cpu, rss, err := runMeasured(ctx, argv)
 		if err != nil {
