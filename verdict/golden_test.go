@@ -255,7 +255,7 @@ func syntheticHistories() map[string]string {
 	}
 	w := l(0, 1, 0, "invoke", "write", "k", "1") + l(1, 2, 0, "ok", "write", "k", "1")
 	return map[string]string{
-		"malformed":          w + `{"index":2,"time":3,"process":0,"type":"ok"}` + "\n",
+		"malformed":           w + `{"index":2,"time":3,"process":0,"type":"ok"}` + "\n",
 		"malformed-after-bad": l(0, 1, 0, "invoke", "write", "k", "1") + l(1, 2, 3, "ok", "write", "k", "1") + `{"index":2,"time":3,"process":0,"type":"ok"}` + "\n",
 		"unpaired":            w + l(2, 3, 3, "ok", "write", "k", "1"),
 		"time-backwards":      w + l(2, 1, 1, "invoke", "read", "k", "null") + l(3, 4, 1, "ok", "read", "k", "1"),

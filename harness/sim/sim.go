@@ -237,17 +237,17 @@ func newCluster(ctx context.Context, cfg Config) (*cluster, error) {
 		nd := &node{
 			id: i, name: fmt.Sprintf("n%d", i+1),
 			up: true, leader: -1, votedFor: -1, transferTo: -1,
-			voters:   c.initialVoters,
-			entries:  []entry{{term: 1, kind: entryConfig, voters: c.initialVoters}},
+			voters:     c.initialVoters,
+			entries:    []entry{{term: 1, kind: entryConfig, voters: c.initialVoters}},
 			baseVoters: c.initialVoters,
-			commit:   1,
-			applied:  1,
-			term:     1,
-			db:       newStore(c.balances),
-			next:     make([]int64, n),
-			match:    make([]int64, n),
-			lastAck:  make([]int64, n),
-			ackRound: make([]uint64, n),
+			commit:     1,
+			applied:    1,
+			term:       1,
+			db:         newStore(c.balances),
+			next:       make([]int64, n),
+			match:      make([]int64, n),
+			lastAck:    make([]int64, n),
+			ackRound:   make([]uint64, n),
 		}
 		c.nodes = append(c.nodes, nd)
 		c.byName[nd.name] = nd
