@@ -11,7 +11,7 @@ import (
 // digest is what the report takes from a history, read as a stream (one
 // pass, and a second one to sample the plotted operations of a history
 // longer than maxPoints): the number of operations, every completed
-// operation's latency (8 bytes each, for the exact quantiles of the
+// operation's latency (16 bytes each: per kind and over all, for the exact quantiles of the
 // table), the nemesis events, the operations the plots draw (at most
 // maxPoints, and every anomalous one) and the transfers that overlapped
 // each bank read shown. Memory does not hold the history.
