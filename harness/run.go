@@ -698,7 +698,7 @@ func (r *run) simulate(ctx context.Context) error {
 func (r *run) observations() verdict.Observations {
 	obs := verdict.Observations{
 		Nodes: r.reports, Recovery: r.recovery, States: r.states, ConvergenceSkipped: r.skipped,
-		Dqlite: oldestDqlite(r.res.Dqlite),
+		Dqlite:        oldestDqlite(r.res.Dqlite),
 		WorkloadStart: r.workloadStart, WorkloadEnd: r.workloadEnd,
 	}
 	if r.watched != nil { // a live run
