@@ -142,7 +142,7 @@ pre{background:#f6f6f6;padding:.6em;overflow-x:auto}code{background:#f6f6f6}
 <h1>Shrunk: {{.Finding.Key}}</h1>
 {{if .Exact}}<p class="warn">Simulator run{{if .SimBug}} with the injected bug <b>{{.SimBug}}</b>{{end}}: the finding is about the model or the harness, not about dqlite. Each candidate ran once with its seed and reproduced or not, exactly.</p>
 {{else}}<p>Backend <b>{{.Backend}}</b>: each candidate ran up to {{.Tries}} times with fresh seeds and counted as reproducing when any run showed the finding.</p>{{end}}
-<p>From <code>{{.Source}}</code>. Search {{.Stopped}} after {{len .Attempts}} candidates in {{wall .Wall}}.</p>
+<p>From <code>{{.Source}}</code>. Search {{.Stopped}} after {{len .Attempts}} candidates in {{wall .SearchWall}}; with the confirmation runs, {{wall .Wall}} in all.</p>
 <h2>Before and after</h2>
 <table><tr><th></th><th>original</th><th>shrunk</th></tr>
 <tr><th>fault steps (episodes)</th><td>{{.Original.Steps}} ({{.Original.Episodes}})</td><td>{{.Shrunk.Steps}} ({{.Shrunk.Episodes}})</td></tr>

@@ -157,7 +157,10 @@ type Report struct {
 	Confirm      *Rate         `json:"confirm,omitempty"`
 	OriginalRate *Rate         `json:"original_rate,omitempty"`
 	Wall         time.Duration `json:"wall_ns"`
-	Rerun        string        `json:"rerun"`
+	// SearchWall is the search's part of Wall (the rest: confirmation
+	// runs).
+	SearchWall time.Duration `json:"search_wall_ns"`
+	Rerun      string        `json:"rerun"`
 	// Scenario is the shrunk scenario (shrunk.yaml).
 	Scenario scenario.Scenario `json:"-"`
 }
@@ -314,7 +317,8 @@ func Run(ctx context.Context, runDir string, opts Options) (*Report, error) {
 	if s.stopped == "" {
 		s.stopped = StoppedDone
 	}
-	s.logln("search %s after %d candidates, %s: %s", s.stopped, s.n, time.Since(began).Round(100*time.Millisecond), describeSize(sizeOf(s.best, s.bestRes)))
+	s.report.SearchWall = time.Since(began)
+	s.logln("search %s after %d candidates, %s: %s", s.stopped, s.n, s.report.SearchWall.Round(100*time.Millisecond), describeSize(sizeOf(s.best, s.bestRes)))
 
 	if s.stopped != StoppedInterrupted && opts.Confirm > 0 {
 		r := s.measure(ctx, "confirm", s.build(s.best), s.bestSeed, opts.Confirm)
