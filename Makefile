@@ -68,7 +68,13 @@ unit: rootfs
 ## matrix: the dqlite team's matrix, 3 workloads x 13 nemesis combinations,
 ## 60 s a cell, each on a fresh cluster (under an hour; not part of test).
 ## SHARD=k/N runs one shard of it, PARALLEL=P cells at once (docs/matrix.md).
-MATRIX_FLAGS ?= --workloads append,bank,set --time-limit 60s
+# Known liveness bug (docs/findings/leader-unresponsive-after-disk-full.md):
+# after its disk fills, a node may never answer again; the cells that showed
+# it on 1.18.1 or 1.18.7 are marked, so the matrix gates on everything else
+# (a marked cell that passes says so; it never hides a new failure).
+DISK_STUCK := former leader never answers after its disk is freed: docs/findings/leader-unresponsive-after-disk-full.md
+MATRIX_MARKS ?= $(foreach c,bank/disk set/disk set/pause+disk bank/partition+disk bank/pause+disk,--expect-fail '$(c)=$(DISK_STUCK)')
+MATRIX_FLAGS ?= --workloads append,bank,set --time-limit 60s $(MATRIX_MARKS)
 matrix: image-$(RUN_DQLITE) bin/dqtest
 	bin/dqtest matrix --image $(IMAGE) $(MATRIX_FLAGS) $(if $(SHARD),--shard $(SHARD)) $(if $(PARALLEL),--parallel $(PARALLEL))
 
