@@ -71,7 +71,7 @@ unit: rootfs
 # Known liveness bug (docs/findings/leader-unresponsive-after-disk-full.md):
 # after its disk fills, a node may never answer again; the cells that showed
 # it on 1.18.1 or 1.18.7 are marked, so the matrix gates on everything else
-# (a marked cell that passes says so; it never hides a new failure).
+# (a marked cell that passes says so; its findings are still listed).
 DISK_STUCK := former leader never answers after its disk is freed: docs/findings/leader-unresponsive-after-disk-full.md
 MATRIX_MARKS ?= $(foreach c,bank/disk set/disk set/pause+disk bank/partition+disk bank/pause+disk,--expect-fail '$(c)=$(DISK_STUCK)')
 MATRIX_FLAGS ?= --workloads append,bank,set --time-limit 60s $(MATRIX_MARKS)
