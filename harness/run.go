@@ -631,6 +631,15 @@ func (r *run) collect() {
 	if r.cluster == nil || r.reports != nil {
 		return
 	}
+	// The builds again: an upgrade or downgrade fault changed nodes'
+	// images during the run.
+	c := r.cluster
+	if r.watched != nil {
+		c = r.watched.Cluster
+	}
+	if b, ok := c.(Builder); ok {
+		r.res.Dqlite = b.Builds()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, n := range r.cluster.Nodes() {
