@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/dqtest/dqtest/internal/peek"
 )
@@ -25,6 +26,14 @@ type cnode struct {
 // newCNode creates (but does not start) a C node. dqlite binds the listening
 // socket here already, without listening on it.
 func newCNode(id uint64, address, bindAddress, dir string, s Settings) (*cnode, error) {
+	// dqlite registers each node's VFS in SQLite's process-wide VFS list
+	// when it creates the node and removes it when it destroys it; two of
+	// these at once in one process (several Nodes in one test binary) made
+	// 1.18.7 abort in registry__init ("Assertion `vfs != NULL' failed",
+	// seen once in make test). One process runs one node in a real
+	// cluster; here creation and destruction take turns.
+	vfsMu.Lock()
+	defer vfsMu.Unlock()
 	gonode, err := newGoNode(id, address, bindAddress, dir, s)
 	if err != nil {
 		return nil, err
@@ -65,7 +74,14 @@ func (c *cnode) stop() error {
 
 // destroy calls dqlite_node_destroy. Valid after a stop, or on a node that
 // never started.
-func (c *cnode) destroy() { C.dqlite_node_destroy(c.h) }
+func (c *cnode) destroy() {
+	vfsMu.Lock()
+	defer vfsMu.Unlock()
+	C.dqlite_node_destroy(c.h)
+}
+
+// vfsMu serialises creating and destroying C nodes (newCNode).
+var vfsMu sync.Mutex
 
 // handover calls dqlite_node_handover: if this node leads, raft transfers
 // leadership to the most up-to-date voter; then dqlite hands over the voter
