@@ -97,7 +97,7 @@ func (f *Frames) get(ctx context.Context, host string) (*frameConn, error) {
 		fc := conns[len(conns)-1]
 		f.idle[host] = conns[:len(conns)-1]
 		f.mu.Unlock()
-		if time.Since(fc.used) > idleTimeout || peerClosed(fc.nc) {
+		if time.Since(fc.used) > idleTimeout || PeerClosed(fc.nc) {
 			fc.nc.Close()
 			continue
 		}

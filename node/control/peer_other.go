@@ -4,6 +4,6 @@ package control
 
 import "net"
 
-// peerClosed cannot look at the socket here: an idle connection is reused
+// PeerClosed cannot look at the socket here: an idle connection is reused
 // unless it has been idle too long.
-func peerClosed(net.Conn) bool { return false }
+func PeerClosed(net.Conn) bool { return false }

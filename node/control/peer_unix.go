@@ -7,11 +7,11 @@ import (
 	"syscall"
 )
 
-// peerClosed reports whether the server has closed an idle connection (or
+// PeerClosed reports whether the peer has closed an idle connection (or
 // sent something unasked): a non-blocking peek finds EOF or data. A request
 // written to such a connection would be lost with its outcome unknown;
 // checked first, it goes on a fresh connection.
-func peerClosed(nc net.Conn) bool {
+func PeerClosed(nc net.Conn) bool {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return false

@@ -12,13 +12,13 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/canonical/go-dqlite/v2/client"
 	gdriver "github.com/canonical/go-dqlite/v2/driver"
 
 	"github.com/dqtest/dqtest/internal/peek"
+	"github.com/dqtest/dqtest/node/control"
 )
 
 // conn is one connection to the leader, opened by a go-dqlite driver of its
@@ -128,24 +128,7 @@ func dial(ctx context.Context, store client.NodeStore, db string, log *slog.Logg
 // otherwise take the next statement and answer EOF, and that statement's
 // outcome would be unknown; checked first, it runs on a fresh connection.
 // A peer that vanished without closing (paused, cut off) still passes.
-func (c *conn) peerClosed() bool {
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	closed := false
-	err = raw.Read(func(fd uintptr) bool {
-		var b [1]byte
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		closed = n > 0 || (n == 0 && err == nil) || (err != nil && err != syscall.EAGAIN && err != syscall.EINTR)
-		return true
-	})
-	return err == nil && closed
-}
+func (c *conn) peerClosed() bool { return control.PeerClosed(c.nc) }
 
 // classify turns an error of a statement that was (possibly) sent into one
 // of the Node's errors. bad reports whether the connection must be dropped.
