@@ -58,6 +58,12 @@ type Options struct {
 	MaxIdle int
 	// Log gets go-dqlite's messages at debug level; nil discards them.
 	Log *slog.Logger
+	// Dial opens every connection to a dqlite node, the store's and the
+	// leader's (go-dqlite's client.WithDialFunc); nil is go-dqlite's
+	// default (TCP to the address as given). A program that reaches the
+	// nodes other than at their dqlite addresses (published ports)
+	// translates the address here.
+	Dial client.DialFunc
 }
 
 // Client runs statements on the leader, found through the nodes of its
@@ -68,6 +74,7 @@ type Options struct {
 type Client struct {
 	store client.NodeStore
 	log   *slog.Logger
+	dial  client.DialFunc
 
 	mu    sync.Mutex
 	db    string
@@ -86,7 +93,10 @@ func New(store client.NodeStore, o Options) *Client {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{store: store, log: o.Log, db: o.DB, conns: &pool{max: o.MaxIdle}}
+	if o.Dial == nil {
+		o.Dial = client.DefaultDialFunc
+	}
+	return &Client{store: store, log: o.Log, dial: o.Dial, db: o.DB, conns: &pool{max: o.MaxIdle}}
 }
 
 // Close closes every connection; statements afterwards are ErrNotRunning,
@@ -147,7 +157,7 @@ func (cl *Client) acquire(ctx context.Context) (c *conn, gen int, reused bool, e
 	if err != nil || c != nil {
 		return c, gen, c != nil, err
 	}
-	c, err = dial(ctx, cl.store, db, cl.log)
+	c, err = dial(ctx, cl.store, db, cl.dial, cl.log)
 	return c, gen, false, err
 }
 

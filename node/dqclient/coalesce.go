@@ -34,11 +34,18 @@ type coalescing struct {
 
 // coalescingDial is go-dqlite's default dial with the connection wrapped.
 func coalescingDial(ctx context.Context, address string) (net.Conn, error) {
-	nc, err := client.DefaultDialFunc(ctx, address)
-	if err != nil {
-		return nil, err
+	return coalescingVia(client.DefaultDialFunc)(ctx, address)
+}
+
+// coalescingVia is dial with the connection wrapped.
+func coalescingVia(dial client.DialFunc) client.DialFunc {
+	return func(ctx context.Context, address string) (net.Conn, error) {
+		nc, err := dial(ctx, address)
+		if err != nil {
+			return nil, err
+		}
+		return &coalescing{Conn: nc}, nil
 	}
-	return &coalescing{Conn: nc}, nil
 }
 
 // arm starts coalescing: call it once the handshake is done.

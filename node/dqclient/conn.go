@@ -90,10 +90,10 @@ func (c *cause) logf(level client.LogLevel, format string, args ...any) {
 }
 
 // dial opens a connection to the leader as the node's own dqlite server sees
-// it, on database db.
-func dial(ctx context.Context, store client.NodeStore, db string, log *slog.Logger) (*conn, error) {
+// it, on database db, every socket opened with dialFn.
+func dial(ctx context.Context, store client.NodeStore, db string, dialFn client.DialFunc, log *slog.Logger) (*conn, error) {
 	rec := &cause{log: log}
-	drv, err := gdriver.New(store, gdriver.WithLogFunc(rec.logf), gdriver.WithDialFunc(coalescingDial))
+	drv, err := gdriver.New(store, gdriver.WithLogFunc(rec.logf), gdriver.WithDialFunc(coalescingVia(dialFn)))
 	if err != nil {
 		return nil, err
 	}
