@@ -3,7 +3,9 @@
 // started with testcontainers-go and broken with the Docker client it exposes
 // (kill, pause) and with iptables inside the containers' network namespaces
 // (partitions). The harness talks to each node's control API at the node's
-// address on that network; nothing is published on the host's ports.
+// address on that network, or, with Reach ports (a remote engine, whose
+// bridges this machine cannot reach), through the host ports Docker maps
+// the node's control and dqlite ports to (reach.go).
 //
 // Nothing is ever pulled: the image must exist locally (`make image`), and
 // testcontainers' reaper (Ryuk), which would need a pull, is switched off, so
@@ -70,6 +72,13 @@ type Backend struct {
 	// Engine, when set, is the engine every cluster must be on: Start
 	// fails (ErrWrongEngine) when the one reached is another (engine.go).
 	Engine *Engine
+	// Reach is how the nodes are reached: ReachAuto ("" too) decides per
+	// engine, ReachBridge, ReachPorts (reach.go).
+	Reach Reach
+
+	// onDial, when set, sees every address a cluster's dialer connects to
+	// (tests).
+	onDial func(what, address string)
 }
 
 // Name implements harness.Backend.
@@ -115,7 +124,17 @@ func (b *Backend) Start(ctx context.Context, spec harness.ClusterSpec) (*Cluster
 		_ = docker.Close()
 		return nil, err
 	}
-	c := newCluster(spec, docker, log)
+	reach, err := ParseReach(string(b.Reach))
+	if err != nil {
+		_ = docker.Close()
+		return nil, fmt.Errorf("docker backend: %w", err)
+	}
+	published, err := publishedFor(docker)
+	if err != nil {
+		_ = docker.Close()
+		return nil, fmt.Errorf("docker backend: %w", err)
+	}
+	c := newCluster(spec, docker, log, reach.Decide(published), published, b.onDial)
 	for _, n := range c.nodes {
 		n.image = images[n.name]
 	}
@@ -129,7 +148,7 @@ func (b *Backend) Start(ctx context.Context, spec harness.ClusterSpec) (*Cluster
 		}
 		return nil, fmt.Errorf("docker backend: bring up %d nodes (run %s): %w", spec.Nodes, spec.RunID, err)
 	}
-	log.Info("cluster ready", "run", spec.RunID, "nodes", spec.Nodes, "subnet", c.subnet,
+	log.Info("cluster ready", "run", spec.RunID, "nodes", spec.Nodes, "subnet", c.subnet, "reach", c.reach,
 		"leader", c.readyLeader, "total", time.Since(began).Round(time.Millisecond),
 		"containers", c.timing.Containers.Round(time.Millisecond), "formed", c.timing.Formed.Round(time.Millisecond))
 	return c, nil
@@ -244,11 +263,13 @@ func (c *Cluster) startNode(ctx context.Context, i int, extra ...testcontainers.
 	}
 	args = append(args, c.spec.NodeArgs[n.name]...)
 	labels := map[string]string{labelTestcontainers: "true", labelRun: c.spec.RunID, labelNode: n.name}
+	exposed, bindings := portBindings(c.published.Bind)
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithLogger(slogPrintf{}),
 		testcontainers.WithName(c.containerName(n.name)),
 		testcontainers.WithLabels(labels),
 		testcontainers.WithCmd(args...),
+		testcontainers.WithExposedPorts(exposed...),
 		tcnetwork.WithNetworkName([]string{n.name}, c.network),
 		testcontainers.WithEndpointSettingsModifier(func(eps map[string]*network.EndpointSettings) {
 			ep := eps[c.network]
@@ -260,6 +281,7 @@ func (c *Cluster) startNode(ctx context.Context, i int, extra ...testcontainers.
 		}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.CapAdd = []string{"NET_ADMIN"}
+			hc.PortBindings = bindings
 			hc.Mounts = c.dataMount(n.name)
 			init := true
 			hc.Init = &init
@@ -268,6 +290,9 @@ func (c *Cluster) startNode(ctx context.Context, i int, extra ...testcontainers.
 	ctr, err := testcontainers.Run(ctx, n.image.Image, append(opts, extra...)...)
 	if err != nil {
 		return ctr, fmt.Errorf("start %s (%s): %w", n.name, n.ip, err)
+	}
+	if err := c.remap(ctx, n, ctr); err != nil {
+		return ctr, fmt.Errorf("start %s: %w", n.name, err)
 	}
 	return ctr, nil
 }

@@ -33,6 +33,12 @@ type Cluster struct {
 	nodes   []*node
 	byName  map[string]*node
 	ctl     controlPlane
+	// reach is how this process reaches the nodes (ReachBridge or
+	// ReachPorts, decided), published where their ports are published
+	// (reach.go); onDial the backend's dial hook.
+	reach     Reach
+	published Published
+	onDial    func(what, address string)
 
 	timing      Timing
 	readyLeader string
@@ -56,6 +62,9 @@ type node struct {
 	image NodeImage
 	ip    netip.Addr
 	ctr   *testcontainers.DockerContainer
+	// mapped is where the node's ports are published (ports mode), read
+	// again whenever its container starts.
+	mapped mapped
 	// id and role are the node's dqlite id and role as the formed cluster
 	// reported them; Add puts a removed node back with both.
 	id   uint64
@@ -89,13 +98,17 @@ type Timing struct {
 
 func nodeName(i int) string { return "n" + strconv.Itoa(i) }
 
-func newCluster(spec harness.ClusterSpec, docker *testcontainers.DockerClient, log *slog.Logger) *Cluster {
+func newCluster(spec harness.ClusterSpec, docker *testcontainers.DockerClient, log *slog.Logger,
+	reach Reach, published Published, onDial func(what, address string)) *Cluster {
 	c := &Cluster{
-		spec:    spec,
-		docker:  docker,
-		log:     log.With("run", spec.RunID),
-		network: "dqtest-" + spec.RunID,
-		byName:  make(map[string]*node, spec.Nodes),
+		spec:      spec,
+		docker:    docker,
+		log:       log.With("run", spec.RunID),
+		network:   "dqtest-" + spec.RunID,
+		byName:    make(map[string]*node, spec.Nodes),
+		reach:     reach,
+		published: published,
+		onDial:    onDial,
 	}
 	for i := 1; i <= spec.Nodes; i++ {
 		n := &node{name: nodeName(i)}
@@ -159,13 +172,17 @@ func (c *Cluster) Address(node string) string {
 	return ""
 }
 
-// ControlURL is the base URL of node's control API, e.g. http://172.29.14.11:8080.
+// ControlURL is the base URL at which this process reaches node's control
+// API: http://172.29.14.11:8080 (bridge), http://127.0.0.1:32771 (ports).
 func (c *Cluster) ControlURL(node string) string {
 	if n := c.byName[node]; n != nil {
-		return "http://" + n.controlAddr()
+		return "http://" + c.controlTarget(n)
 	}
 	return ""
 }
+
+// Reach is how this process reaches the nodes: ReachBridge or ReachPorts.
+func (c *Cluster) Reach() Reach { return c.reach }
 
 // Timing says how long Up took to get the cluster ready.
 func (c *Cluster) Timing() Timing { return c.timing }
@@ -228,6 +245,10 @@ func (c *Cluster) Restart(ctx context.Context, name string) error {
 			return nil
 		}
 		if _, err := c.docker.ContainerStart(ctx, n.ctr.GetContainerID(), client.ContainerStartOptions{}); err != nil {
+			return err
+		}
+		// Docker maps the published ports anew on every start.
+		if err := c.remap(ctx, n, n.ctr); err != nil {
 			return err
 		}
 		c.mu.Lock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -37,7 +36,7 @@ func newControlPlane(c *Cluster) controlPlane {
 	// closing: net/http does not resend a POST, and the control client would
 	// have to call such a write indeterminate.
 	t := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+		DialContext:         c.dialer(dialControl).DialContext,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}
@@ -46,7 +45,7 @@ func newControlPlane(c *Cluster) controlPlane {
 	f := &control.Frames{
 		MaxIdlePerHost: 64,
 		IdleTimeout:    30 * time.Second,
-		Dialer:         &net.Dialer{Timeout: 3 * time.Second, KeepAlive: 15 * time.Second},
+		Dialer:         c.dialer(dialControl),
 	}
 	// No http.Client.Timeout: every call's deadline comes from its context.
 	return controlPlane{c: c, transport: t, http: &http.Client{Transport: t}, frames: f}
@@ -58,7 +57,7 @@ func (p controlPlane) close() {
 }
 
 func (p controlPlane) client(n *node) *control.Client {
-	return control.NewClient("http://"+n.controlAddr(), p.http).WithFrames(p.frames)
+	return control.NewClient("http://"+p.c.controlTarget(n), p.http).WithFrames(p.frames)
 }
 
 // nodeStatus is one node's answer to /status, or why there was none.

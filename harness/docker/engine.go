@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -38,13 +36,12 @@ func (e Engine) String() string {
 }
 
 // EngineAt reaches the engine at host (a DOCKER_HOST URL:
-// unix:///path/docker.sock, tcp://127.0.0.1:2375) directly, without
-// testcontainers-go's discovery, which falls back to the default socket
-// when the one named does not exist. An engine that cannot be reached is an
-// error, and so is one whose containers' bridge addresses this machine
-// cannot reach (CheckLocalHost).
+// unix:///path/docker.sock, tcp://127.0.0.1:2375, tcp://HOST:2375) directly,
+// without testcontainers-go's discovery, which falls back to the default
+// socket when the one named does not exist. An engine that cannot be
+// reached is an error, and so is a URL CheckHost refuses.
 func EngineAt(ctx context.Context, host string) (Engine, error) {
-	if err := CheckLocalHost(host); err != nil {
+	if err := CheckHost(host); err != nil {
 		return Engine{}, err
 	}
 	cli, err := client.New(client.WithHost(host))
@@ -62,18 +59,23 @@ func EngineAt(ctx context.Context, host string) (Engine, error) {
 		Version: info.Info.ServerVersion}, nil
 }
 
-// CheckLocalHost accepts the engines whose containers dqtest can reach
-// from this machine: a unix socket that exists (the engine runs here, its
-// bridges are this machine's), or TCP on a loopback address. Any other
-// host is refused: the harness talks to every node's control API (and, in
-// the direct client mode, to the dqlite port) at the container's bridge
-// address, which only the engine's own machine reaches, and dqtest does
-// not yet publish those ports on the engine's host. Run dqtest on that
-// machine instead (a shard per machine, merged: docs/matrix.md).
-func CheckLocalHost(host string) error {
+// SSHTunnelHint is how to use an engine that is reached over ssh: forward
+// its socket and say where its published ports are.
+const SSHTunnelHint = "forward the engine's socket instead: `ssh -NL /tmp/engine.sock:/var/run/docker.sock USER@HOST`, " +
+	"then --docker-host unix:///tmp/engine.sock with TESTCONTAINERS_HOST_OVERRIDE=HOST (where the nodes' published ports are; --reach auto then reaches them there)"
+
+// CheckHost accepts the engines dqtest can drive: a unix socket that
+// exists (a missing one would make testcontainers-go silently use the
+// default socket), and tcp:// (http://, https://) on any host. An engine
+// on another machine is reached through published ports (Reach ports,
+// reach.go), since its containers' bridge addresses are not reachable from
+// here. ssh:// is refused: the Docker client dqtest uses (moby's, through
+// testcontainers-go) cannot dial it without the docker CLI's connection
+// helper (SSHTunnelHint says what to do instead).
+func CheckHost(host string) error {
 	u, err := url.Parse(host)
 	if err != nil || u.Scheme == "" {
-		return fmt.Errorf("docker host %q: want a URL such as unix:///var/run/docker.sock or tcp://127.0.0.1:2375", host)
+		return fmt.Errorf("docker host %q: want a URL such as unix:///var/run/docker.sock or tcp://HOST:2375", host)
 	}
 	switch u.Scheme {
 	case "unix":
@@ -90,13 +92,23 @@ func CheckLocalHost(host string) error {
 		}
 		return nil
 	case "tcp", "http", "https":
-		h := u.Hostname()
-		if ip := net.ParseIP(h); (ip != nil && ip.IsLoopback()) || strings.EqualFold(h, "localhost") {
-			return nil
+		if u.Hostname() == "" {
+			return fmt.Errorf("docker host %s: no host name", host)
 		}
-		return fmt.Errorf("docker host %s: a remote engine: its containers' bridge addresses are not reachable from this machine and dqtest does not publish the control API's ports yet; run dqtest on that machine (e.g. one shard there, merged with `dqtest matrix merge`)", host)
+		return nil
+	case "ssh":
+		return fmt.Errorf("docker host %s: ssh:// is not supported: the Docker client dqtest uses cannot dial ssh (the docker CLI does it with a connection helper dqtest does not have); %s", host, SSHTunnelHint)
 	}
-	return fmt.Errorf("docker host %s: scheme %q: want unix:// or tcp:// on loopback (ssh:// and remote engines: run dqtest on the engine's machine)", host, u.Scheme)
+	return fmt.Errorf("docker host %s: scheme %q: want unix:// or tcp://", host, u.Scheme)
+}
+
+// IsRemote says whether the engine at host (a DOCKER_HOST URL) runs on
+// another machine as dqtest sees it: a tcp:// URL of a host that is not a
+// loopback address, or any engine when TESTCONTAINERS_HOST_OVERRIDE names a
+// host that is not (the published ports are there).
+func IsRemote(host string) bool {
+	p, err := PublishedHost(host, os.Getenv(hostOverrideEnv))
+	return err == nil && !p.Local
 }
 
 // Reached is the engine testcontainers-go reaches from this process (it

@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Which --docker-host URLs dqtest accepts: engines whose containers'
-// bridge addresses this machine reaches (a unix socket that exists here,
-// TCP on loopback), and never a socket that is missing (testcontainers-go
-// would fall back to the default one) or another machine's engine.
-func TestCheckLocalHostAcceptsOnlyEnginesOnThisMachine(t *testing.T) {
+// Which --docker-host URLs dqtest accepts: a unix socket that exists here,
+// TCP on any host (another machine's engine is reached through published
+// ports), and never a socket that is missing (testcontainers-go would fall
+// back to the default one), nor ssh:// (the Docker client cannot dial it).
+func TestCheckHostAcceptsSocketsThatExistAndTCPAndRefusesSSH(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "d.sock")
 	l, err := net.Listen("unix", sock)
@@ -33,19 +33,20 @@ func TestCheckLocalHostAcceptsOnlyEnginesOnThisMachine(t *testing.T) {
 	file := filepath.Join(dir, "plain")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
 
-	for _, ok := range []string{"unix://" + sock, "tcp://127.0.0.1:2375", "tcp://localhost:2376", "tcp://[::1]:2375", "https://127.0.0.2:2376"} {
-		require.NoError(t, CheckLocalHost(ok), ok)
+	for _, ok := range []string{"unix://" + sock, "tcp://127.0.0.1:2375", "tcp://localhost:2376", "tcp://[::1]:2375",
+		"https://127.0.0.2:2376", "tcp://192.0.2.1:2375", "tcp://docker.example:2375"} {
+		require.NoError(t, CheckHost(ok), ok)
 	}
 	for host, want := range map[string]string{
-		"unix:///nonexistent.sock":  "would silently use the default socket instead",
-		"unix://" + file:            "is not a socket",
-		"tcp://192.0.2.1:2375":      "a remote engine",
-		"tcp://docker.example:2375": "a remote engine",
-		"ssh://user@192.0.2.1":      `scheme "ssh"`,
-		"/var/run/docker.sock":      "want a URL",
-		"":                          "want a URL",
+		"unix:///nonexistent.sock": "would silently use the default socket instead",
+		"unix://" + file:           "is not a socket",
+		"ssh://user@192.0.2.1":     "ssh -NL /tmp/engine.sock:/var/run/docker.sock",
+		"fd://3":                   `scheme "fd"`,
+		"tcp://:2375":              "no host name",
+		"/var/run/docker.sock":     "want a URL",
+		"":                         "want a URL",
 	} {
-		require.ErrorContains(t, CheckLocalHost(host), want, host)
+		require.ErrorContains(t, CheckHost(host), want, host)
 	}
 
 	// An engine named that does not answer is an error, not a fallback.
