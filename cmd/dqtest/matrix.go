@@ -45,7 +45,7 @@ func newMatrixCommand() *cobra.Command {
 		shard                          string
 		parallel                       int
 		dockerHosts, only              []string
-		engineJSON                     string
+		engineJSON, reach              string
 	)
 	cmd := &cobra.Command{
 		Use:   "matrix",
@@ -69,14 +69,18 @@ for the same flags on any machine, balanced by expected cell time); OUT is a
 shard directory whose matrix.json names every cell of the whole matrix, and
 "dqtest matrix merge OUT SHARD-DIR..." combines the shards into one verdict.
 --parallel P runs P cells at once (each on its own cluster and network).
---docker-host URL,URL... spreads the cells over several Docker engines on this
-machine (each checked by its engine ID), one dqtest process per engine.`,
+--docker-host URL,URL... spreads the cells over several Docker engines (each
+checked by its engine ID), one dqtest process per engine; an engine on
+another host (tcp://HOST:2375) is reached through ports it publishes
+(--reach), which exposes each node's control API on that host's network
+while its cell runs: use a trusted network.`,
 		Example: `  dqtest matrix --workloads append,bank,set --time-limit 60s
   dqtest matrix --workloads bank --nemeses none,partition+kill --time-limit 20s --junit matrix.xml
   dqtest matrix --file matrix.yaml --expect-fail 'set/disk=canonical/dqlite#123'
   dqtest matrix --shard 3/8 --seed 7 --out shard-3        # one CI job of eight
   dqtest matrix merge merged shard-*                      # one table, JUnit file and index.html
-  dqtest matrix --parallel 2 --workloads bank,set --nemeses none --time-limit 10s`,
+  dqtest matrix --parallel 2 --workloads bank,set --nemeses none --time-limit 10s
+  dqtest matrix --docker-host unix:///var/run/docker.sock,tcp://10.0.0.5:2375 --workloads bank,set --nemeses none`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -163,7 +167,11 @@ machine (each checked by its engine ID), one dqtest process per engine.`,
 					out += fmt.Sprintf("-shard-%d-of-%d", spec.Shard.K, spec.Shard.N)
 				}
 			}
-			opts := runOptions("", "", image)
+			reachMode, err := parseReach(reach)
+			if err != nil {
+				return err
+			}
+			opts := runOptions("", "", image, reachMode)
 			if engineJSON != "" {
 				// One engine's part of a --docker-host matrix: the engine
 				// reached must be the one the parent named.
@@ -174,7 +182,7 @@ machine (each checked by its engine ID), one dqtest process per engine.`,
 				if err := docker.CheckReached(ctx, e); err != nil {
 					return &exitError{code: exitUnknown, err: err}
 				}
-				opts.Backend = &docker.Backend{Log: slog.Default(), Engine: &e}
+				opts.Backend = &docker.Backend{Log: slog.Default(), Engine: &e, Reach: reachMode}
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintln(w, matrixHeader(spec.Name, len(spec.Workloads), len(spec.Nemeses), out))
@@ -242,7 +250,8 @@ machine (each checked by its engine ID), one dqtest process per engine.`,
 	f.Int64Var(&seed, "seed", 0, "every cell's seed (0: each run picks one)")
 	f.StringVar(&shard, "shard", "", "run shard k of N (k/N): a deterministic part of the cells balanced by expected time")
 	f.IntVar(&parallel, "parallel", 1, "cells run at once (per engine), each on its own cluster and network")
-	f.StringSliceVar(&dockerHosts, "docker-host", nil, "Docker engines to spread the cells over (DOCKER_HOST URLs, comma-separated; on this machine)")
+	f.StringSliceVar(&dockerHosts, "docker-host", nil, "Docker engines to spread the cells over (DOCKER_HOST URLs, comma-separated: unix:// sockets here, tcp:// here or on other hosts)")
+	f.StringVar(&reach, "reach", "auto", reachHelp+"; passed on to each engine's process of --docker-host, where auto decides per engine")
 	f.StringSliceVar(&only, "only", nil, "run only these cells of the shard (workload/nemesis); set for each engine of --docker-host")
 	f.StringVar(&engineJSON, "engine", "", "the engine this process must reach (JSON); set for each engine of --docker-host")
 	_ = f.MarkHidden("only")

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dqtest/dqtest/harness"
+	"github.com/dqtest/dqtest/harness/docker"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/report"
 	"github.com/dqtest/dqtest/scenario"
@@ -53,7 +54,7 @@ Exit code: the new run's outcome (0 valid, 1 invalid, 2 unknown).`,
 				return &exitError{code: exitUnknown, err: err}
 			}
 			output := newRunOutput(cmd, asJSON, junit)
-			opts := runOptions(old.SimBug, out, image)
+			opts := runOptions(old.SimBug, out, image, docker.ReachAuto)
 			output.begin(sc, &opts)
 			res, err := harness.Run(cmd.Context(), sc, opts)
 			output.end(sc, res, err)

@@ -42,6 +42,7 @@ func newRunCommand() *cobra.Command {
 		clientMode  mode.Client
 		dqlite      string
 		repeat      int
+		reach       string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml...",
@@ -77,6 +78,10 @@ passes when at least one run showed it and no run showed anything else.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			output := newRunOutput(cmd, asJSON, junit)
+			reachMode, err := parseReach(reach)
+			if err != nil {
+				return output.refuse(nil, err)
+			}
 			if len(args) == 0 {
 				return output.refuse(nil, errors.New("no scenario file given (e.g. dqtest run scenarios/default.yaml; dqtest scenarios lists them)"))
 			}
@@ -170,7 +175,7 @@ passes when at least one run showed it and no run showed anything else.`,
 					}
 				}
 				outcome := runRepeated(ctx, sc, repeat, flags.Changed("seed"), out, output.notes(), func(sc scenario.Scenario) (*verdict.Result, error) {
-					opts := runOptions(simBug, out, image)
+					opts := runOptions(simBug, out, image, reachMode)
 					output.begin(sc, &opts)
 					res, err := harness.Run(ctx, sc, opts)
 					output.end(sc, res, err)
@@ -209,6 +214,7 @@ passes when at least one run showed it and no run showed anything else.`,
 	f.StringVar((*string)(&clientMode), "client", "", "how clients reach dqlite: node (through each node's control API, the default) or direct (from dqtest straight to the leader's dqlite port)")
 	f.StringVar(&dqlite, "dqlite", "", "C dqlite version of every node: "+strings.Join(mode.DqliteVersions, " or ")+" (default: the scenario file's, else "+mode.DefaultDqlite+"; image dqtest-node:VERSION, built by 'make image')")
 	scenarioDefaults(f)
+	f.StringVar(&reach, "reach", "auto", reachHelp)
 	f.IntVar(&repeat, "repeat", 1, "run each scenario N times with fresh seeds (--seed S: S, S+1, ...) and report how often each crash or hang appeared")
 	return cmd
 }
