@@ -73,17 +73,20 @@ func (d *dialLog) notTo(want netip.Addr) []string {
 // recording every dial.
 func runReached(t *testing.T, name, src string, reach Reach) (checker.Verdict, []string, *dialLog) {
 	t.Helper()
+	return runReachedWith(t, name, src, &Backend{Reach: reach})
+}
+
+// runReachedWith is runReached with a backend of the caller's.
+func runReachedWith(t *testing.T, name, src string, b *Backend) (checker.Verdict, []string, *dialLog) {
+	t.Helper()
+	dials := &dialLog{}
+	b.onDial = dials.record
 	sc, err := scenario.Parse(name+".yaml", []byte(src))
 	require.NoError(t, err)
 	sc.Name = name
-	dials := &dialLog{}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := harness.Run(ctx, sc, harness.Options{
-		Backend: &Backend{Reach: reach, onDial: dials.record},
-		RunsDir: t.TempDir(),
-		Log:     slog.Default(),
-	})
+	res, err := harness.Run(ctx, sc, harness.Options{Backend: b, RunsDir: t.TempDir(), Log: slog.Default()})
 	require.NoError(t, err)
 	t.Logf("%s: outcome %s, ops %+v, reasons %v", name, res.Outcome, res.Ops, res.Reasons)
 	require.Empty(t, leftoversOf(t, res.RunID), "every container and network is removed")
