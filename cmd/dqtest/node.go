@@ -21,10 +21,10 @@ func init() {
 }
 
 type nodeFlags struct {
-	address, bindAddress, dataDir, cluster, control, stopMode string
-	id                                                        uint64
-	startTimeout, stopTimeout, staleReads                     time.Duration
-	noStart, panicOnStop, controlAll                          bool
+	address, bindAddress, dataDir, cluster, control, stopMode, pprof string
+	id                                                               uint64
+	startTimeout, stopTimeout, staleReads                            time.Duration
+	noStart, panicOnStop, controlAll                                 bool
 	// dqlite settings (node.Settings)
 	snapshotThreshold, snapshotTrailing, failureDomain uint64
 	networkLatency                                     time.Duration
@@ -61,6 +61,7 @@ message; the harness's crash detector reads those lines.`,
 	fl.DurationVar(&f.startTimeout, "start-timeout", time.Minute, "how long the first start may take (joining waits for the cluster)")
 	fl.DurationVar(&f.stopTimeout, "stop-timeout", node.DefaultStopTimeout, "bound on a stop")
 	fl.DurationVar(&f.staleReads, "self-test-stale-reads", 0, "TEST ONLY: answer each query from a cached copy up to this old, to prove checkers catch stale reads")
+	fl.StringVar(&f.pprof, "pprof", "", "DEBUG: serve Go's profiles (net/http/pprof, /debug/pprof/) on this ip:port, e.g. to profile the node's CPU under load; off by default (it exposes the process's internals)")
 	fl.BoolVar(&f.noStart, "no-start", false, "do not start the node: the control API comes up and the node stays never started until /start (stop or handover before start: canonical/dqlite#848)")
 	fl.BoolVar(&f.panicOnStop, "self-test-panic-on-stop", false, "TEST ONLY: a stop request ends the process with a Go panic, to prove the crash detector catches one")
 	fl.Uint64Var(&f.snapshotThreshold, "snapshot-threshold", 0, "raft log entries after which dqlite takes a snapshot (0: dqlite's default, 1024)")
@@ -117,6 +118,14 @@ func runNode(ctx context.Context, f nodeFlags) error {
 	if err != nil {
 		_ = n.Close()
 		return &exitError{code: exitUnknown, err: fmt.Errorf("control API: %w (choose the address with --control ip:port)", err)}
+	}
+	if f.pprof != "" {
+		_, stopProfiles, err := serveProfiles(f.pprof, log)
+		if err != nil {
+			_ = n.Close()
+			return &exitError{code: exitUnknown, err: err}
+		}
+		defer stopProfiles()
 	}
 	srv := control.NewServer(api, log)
 	served := make(chan error, 1)
