@@ -172,7 +172,7 @@ func (f figures) overheadMarkdown() string {
 		c := f.Config
 		fmt.Fprintf(&b, "**Harness overhead, %d %s** (register workload, mix %s, no rate limit, no faults, a 3-node docker cluster, %d rounds of %s per side, rotating which side goes first):\n\n",
 			o.Concurrency, plural(o.Concurrency, "client", "clients"), mixYAML(c.mix), c.rounds, c.seconds)
-		b.WriteString("| clients | completed ops/s (ok, or a cas that found another value) | per round | of them writes that took effect, /s | machine CPU busy | CPU per completed op, µs (this process + the nodes) |\n|---|---:|---|---:|---:|---:|\n")
+		b.WriteString("| clients | completed ops/s (ok, or a cas that found another value) | per round | of them writes that took effect, /s | tried ops/s (errors included) | machine CPU busy | CPU per completed op, µs (this process + the nodes) | of it: this process / the leader / the followers |\n|---|---:|---|---:|---:|---:|---:|---|\n")
 		for i, name := range o.Sides {
 			if i == sideDqtest || i == sideDirect || i == sideDriver {
 				name = "**" + name + "**"
@@ -181,16 +181,23 @@ func (f figures) overheadMarkdown() string {
 			if i < len(o.CPUPerOp) && o.CPUPerOp[i] > 0 {
 				perOp = fmt.Sprintf("%.0f", o.CPUPerOp[i])
 			}
-			fmt.Fprintf(&b, "| %s | %.0f | %s | %.0f | %.0f%% | %s |\n", name, o.Median[i], perRound(o, i), o.Writes[i], 100*o.CPUBusy[i], perOp)
+			split, tried := "-", "-"
+			if i < len(o.CPUSelf) && o.CPUPerOp[i] > 0 {
+				split = fmt.Sprintf("%.0f / %.0f / %.0f", o.CPUSelf[i], o.CPULeader[i], o.CPUFollowers[i])
+			}
+			if i < len(o.Attempts) {
+				tried = fmt.Sprintf("%.0f", o.Attempts[i])
+			}
+			fmt.Fprintf(&b, "| %s | %.0f | %s | %.0f | %s | %.0f%% | %s | %s |\n", name, o.Median[i], perRound(o, i), o.Writes[i], tried, 100*o.CPUBusy[i], perOp, split)
 		}
 		verdict := "meets the goal of 0.9: the harness's overhead"
 		if o.Ratio < 0.9 {
 			verdict = "below the goal of 0.9: the harness's overhead"
 		}
-		fmt.Fprintf(&b, "| **ratio dqtest (client: direct) / driver** | **%.2f** | %s | | | |\n", o.Ratio, verdict)
-		fmt.Fprintf(&b, "| ratio dqtest (client: node) / driver | %.2f | the default mode: the harness plus a control-API hop per operation (see docs/report.md) | | | |\n", o.NodeRatio)
+		fmt.Fprintf(&b, "| **ratio dqtest (client: direct) / driver** | **%.2f** | %s | | | | | |\n", o.Ratio, verdict)
+		fmt.Fprintf(&b, "| ratio dqtest (client: node) / driver | %.2f | the default mode: the harness plus a control-API hop per operation (see docs/report.md) | | | | | |\n", o.NodeRatio)
 		if o.NodeCPURatio > 0 {
-			fmt.Fprintf(&b, "| driver's CPU per op / client: node's | %.2f | what the node mode's path costs in CPU (1: no more than the driver) | | | |\n", o.NodeCPURatio)
+			fmt.Fprintf(&b, "| driver's CPU per op / client: node's | %.2f | what the node mode's path costs in CPU (1: no more than the driver) | | | | | |\n", o.NodeCPURatio)
 		}
 		b.WriteString("\n")
 		for i, n := range o.Failed {

@@ -84,6 +84,13 @@ type overhead struct {
 	// NodeCPURatio is the median over the rounds of the driver's CPU per
 	// operation over client: node's (1 means the node mode costs no more).
 	NodeCPURatio float64
+	// CPUSelf, CPULeader and CPUFollowers split CPUPerOp (each a median
+	// over the rounds, µs per completed operation): this process, the
+	// leader's container, the followers' containers together.
+	CPUSelf, CPULeader, CPUFollowers []float64
+	// Attempts is each side's median rate of operations tried, errors
+	// (SQLITE_BUSY and the like) included.
+	Attempts []float64
 }
 
 const (
@@ -180,12 +187,13 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 	o.Failed = make([]int, len(sideNames))
 	var ratios, nodeRatios []float64
 	var writeRounds [][]float64
-	var cpu, cpuOps [][]float64
+	var cpu, cpuOps, cpuSelf, cpuLeader, cpuFollowers, attempts [][]float64
 	var cpuRatios []float64
 	nodes := cluster.Nodes()
 	usage := cpuUsage{cgroups: nodeCgroups(ctx, runID, nodes)}
 	if len(usage.cgroups) < len(nodes) {
 		log.Warn("overhead: the node containers' CPU usage is unreadable; no CPU per operation", "found", len(usage.cgroups))
+		usage.cgroups = nil // a part would be misread as the whole, or one node as another
 	}
 	for round := 1; round <= c.rounds; round++ {
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -198,6 +206,11 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 		writes := make([]float64, len(sideNames))
 		busy := make([]float64, len(sideNames))
 		perOp := make([]float64, len(sideNames))
+		selfOp := make([]float64, len(sideNames))
+		leaderOp := make([]float64, len(sideNames))
+		followersOp := make([]float64, len(sideNames))
+		tried := make([]float64, len(sideNames))
+		leaderIdx := slices.Index(nodes, leader)
 		sides := []func() (sideResult, error){
 			sideDqtest: func() (sideResult, error) {
 				return dqtestSide(ctx, cluster, db, runs, c, int64(round), mode.ClientNode)
@@ -231,10 +244,22 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 			cpuBefore, cpuOK := usage.read()
 			var r sideResult
 			var err error
+			began := time.Now()
 			pprof.Do(ctx, pprof.Labels("side", strconv.Itoa(i)), func(context.Context) { r, err = sides[i]() })
 			busy[i] = cpuTimes().busySince(before)
+			tried[i] = float64(r.done+r.errs) / time.Since(began).Seconds()
 			if cpuAfter, ok := usage.read(); ok && cpuOK && r.done > 0 {
-				perOp[i] = float64((cpuAfter - cpuBefore).Microseconds()) / float64(r.done)
+				d := cpuAfter.since(cpuBefore)
+				us := func(t time.Duration) float64 { return float64(t.Microseconds()) / float64(r.done) }
+				perOp[i] = us(d.total())
+				selfOp[i] = us(d.self)
+				for k, n := range d.nodes {
+					if k == leaderIdx {
+						leaderOp[i] = us(n)
+					} else {
+						followersOp[i] += us(n)
+					}
+				}
 			}
 			if err != nil {
 				return o, fmt.Errorf("%s: %w", sideNames[i], err)
@@ -248,6 +273,8 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 		writeRounds = append(writeRounds, writes)
 		cpu = append(cpu, busy)
 		cpuOps = append(cpuOps, perOp)
+		cpuSelf, cpuLeader, cpuFollowers = append(cpuSelf, selfOp), append(cpuLeader, leaderOp), append(cpuFollowers, followersOp)
+		attempts = append(attempts, tried)
 		if perOp[sideDqtest] > 0 && perOp[sideDriver] > 0 {
 			cpuRatios = append(cpuRatios, perOp[sideDriver]/perOp[sideDqtest])
 		}
@@ -277,6 +304,17 @@ func measureOverhead(ctx context.Context, c config) (overhead, error) {
 			us = append(us, r[i])
 		}
 		o.CPUPerOp = append(o.CPUPerOp, median(us))
+		col := func(rounds [][]float64) float64 {
+			var xs []float64
+			for _, r := range rounds {
+				xs = append(xs, r[i])
+			}
+			return median(xs)
+		}
+		o.CPUSelf = append(o.CPUSelf, col(cpuSelf))
+		o.CPULeader = append(o.CPULeader, col(cpuLeader))
+		o.CPUFollowers = append(o.CPUFollowers, col(cpuFollowers))
+		o.Attempts = append(o.Attempts, col(attempts))
 	}
 	o.Ratio, o.NodeRatio = median(ratios), median(nodeRatios)
 	if len(cpuRatios) > 0 {
@@ -560,23 +598,46 @@ func (s cpuSample) busySince(before cpuSample) float64 {
 
 // cpuUsage reads the CPU time used so far by this process and by the node
 // containers (their cgroups' cpuacct.usage, cgroup v1, or cpu.stat's
-// usage_usec, cgroup v2).
+// usage_usec, cgroup v2), in the order of the cluster's nodes.
 type cpuUsage struct{ cgroups []string }
 
-func (u cpuUsage) read() (time.Duration, bool) {
+// cpuUsed is the CPU time used so far: this process's and each node's.
+type cpuUsed struct {
+	self  time.Duration
+	nodes []time.Duration
+}
+
+func (s cpuUsed) total() time.Duration {
+	t := s.self
+	for _, n := range s.nodes {
+		t += n
+	}
+	return t
+}
+
+// since is the CPU time used between before and s.
+func (s cpuUsed) since(before cpuUsed) cpuUsed {
+	d := cpuUsed{self: s.self - before.self, nodes: make([]time.Duration, len(s.nodes))}
+	for i := range s.nodes {
+		d.nodes[i] = s.nodes[i] - before.nodes[i]
+	}
+	return d
+}
+
+func (u cpuUsage) read() (cpuUsed, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil || len(u.cgroups) == 0 {
-		return 0, false
+		return cpuUsed{}, false
 	}
-	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	s := cpuUsed{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
 	for _, cg := range u.cgroups {
 		d, err := cgroupCPU(cg)
 		if err != nil {
-			return 0, false
+			return cpuUsed{}, false
 		}
-		total += d
+		s.nodes = append(s.nodes, d)
 	}
-	return total, true
+	return s, true
 }
 
 // cgroupCPU is the CPU time a cgroup has used (a cpuacct.usage file, in
