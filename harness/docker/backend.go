@@ -119,11 +119,6 @@ func (b *Backend) Start(ctx context.Context, spec harness.ClusterSpec) (*Cluster
 		_ = docker.Close()
 		return nil, err
 	}
-	images, err := imagesOfNodes(ctx, docker, spec)
-	if err != nil {
-		_ = docker.Close()
-		return nil, err
-	}
 	reach, err := ParseReach(string(b.Reach))
 	if err != nil {
 		_ = docker.Close()
@@ -134,7 +129,20 @@ func (b *Backend) Start(ctx context.Context, spec harness.ClusterSpec) (*Cluster
 		_ = docker.Close()
 		return nil, fmt.Errorf("docker backend: %w", err)
 	}
+	images, err := imagesOfNodes(ctx, docker, spec)
+	if err != nil {
+		if errors.Is(err, ErrNoImage) && !published.Local {
+			err = fmt.Errorf("%w; the engine is on another host (%s): copy the image there from the machine that built it: "+
+				"`docker save IMAGE | docker -H %s load`", err, published.Host, docker.DaemonHost())
+		}
+		_ = docker.Close()
+		return nil, err
+	}
 	c := newCluster(spec, docker, log, reach.Decide(published), published, b.onDial)
+	if c.reach == ReachBridge && !published.Local {
+		log.Warn("reach bridge on an engine on another host: its containers' bridge addresses are reachable from here only if this machine routes "+
+			subnetRange.String()+" to that host; --reach ports (or auto) reaches them through published ports", "host", published.Host)
+	}
 	for _, n := range c.nodes {
 		n.image = images[n.name]
 	}
