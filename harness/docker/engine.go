@@ -44,7 +44,9 @@ func EngineAt(ctx context.Context, host string) (Engine, error) {
 	if err := CheckHost(host); err != nil {
 		return Engine{}, err
 	}
-	cli, err := client.New(client.WithHost(host))
+	// TLS settings (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) as the docker CLI
+	// and testcontainers-go read them; the host is the one named.
+	cli, err := client.New(client.WithTLSClientConfigFromEnv(), client.WithHost(host))
 	if err != nil {
 		return Engine{}, fmt.Errorf("docker engine %s: %w", host, err)
 	}
