@@ -224,6 +224,7 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 		if _, err := c.docker.ContainerKill(ctx, n.ctr.GetContainerID(), client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
 			return err
 		}
+		c.unmap(n) // its host ports are Docker's to give away now
 		return c.awaitState(ctx, n, "stopped", func(s inspected) bool { return !s.running })
 	})
 }

@@ -180,13 +180,27 @@ func (c *Cluster) remap(ctx context.Context, n *node, ctr *testcontainers.Docker
 	return nil
 }
 
-// unmapped is the target of a node whose ports are not mapped (yet): the
-// dialer refuses it, so nothing is sent anywhere.
+// unmap forgets n's mapped ports once its container stopped (kill, the old
+// container of an upgrade): Docker frees them, and another container (of
+// another run on the engine) may get them, so until n's container starts
+// again and remap reads its new ports, dials to n are refused here instead
+// of reaching whatever holds its old ports now.
+func (c *Cluster) unmap(n *node) {
+	if c.reach != ReachPorts {
+		return
+	}
+	c.mu.Lock()
+	n.mapped = mapped{}
+	c.mu.Unlock()
+}
+
+// unmapped is the target of a node whose ports are not mapped (yet, or
+// any more): the dialer refuses it, so nothing is sent anywhere.
 const unmapped = "127.0.0.1:0"
 
 // controlTarget is where this process dials n's control API: the bridge
-// address, or in ports mode the mapped host port (unmapped before the
-// container started: the dial fails, never goes to the bridge).
+// address, or in ports mode the mapped host port (unmapped while its
+// container is not running: the dial fails, never goes to the bridge).
 func (c *Cluster) controlTarget(n *node) string {
 	if c.reach != ReachPorts {
 		return n.controlAddr()
@@ -212,7 +226,7 @@ func (c *Cluster) dqliteTarget(addr string) (string, error) {
 	for _, n := range c.nodes {
 		if n.raftAddr() == addr {
 			if n.mapped.raft == "" {
-				return "", fmt.Errorf("dqlite address %s (%s): no host port mapped yet", addr, n.name)
+				return "", fmt.Errorf("dqlite address %s (%s): no host port mapped (its container is not running)", addr, n.name)
 			}
 			return n.mapped.raft, nil
 		}
@@ -247,7 +261,7 @@ func (c *Cluster) dialer(what string) *net.Dialer {
 				hook(what, address)
 			}
 			if address == unmapped {
-				return errors.New("the node has no published port mapped (its container never started)")
+				return errors.New("the node has no published port mapped (its container is not running)")
 			}
 			return nil
 		}}

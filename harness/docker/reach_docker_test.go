@@ -46,7 +46,7 @@ func (d *dialLog) ports(what string) []uint16 {
 	defer d.mu.Unlock()
 	var ps []uint16
 	for _, ap := range d.addrs[what] {
-		if !slices.Contains(ps, ap.Port()) {
+		if ap.Port() != 0 && !slices.Contains(ps, ap.Port()) { // 0: unmapped, refused
 			ps = append(ps, ap.Port())
 		}
 	}

@@ -74,7 +74,7 @@ func TestDqliteAddressesAreTranslatedAndAnUnknownOneIsAnError(t *testing.T) {
 	_, err = c.dqliteTarget("172.29.9.99:9001")
 	require.ErrorContains(t, err, "no node of this cluster has it")
 	_, err = c.dqliteTarget("172.29.9.13:9001") // n3: not started yet
-	require.ErrorContains(t, err, "no host port mapped yet")
+	require.ErrorContains(t, err, "no host port mapped")
 	require.Equal(t, unmapped, c.controlTarget(c.nodes[2]))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -84,6 +84,12 @@ func TestDqliteAddressesAreTranslatedAndAnUnknownOneIsAnError(t *testing.T) {
 	_, err = c.dialer(dialControl).DialContext(ctx, "tcp", c.controlTarget(c.nodes[2]))
 	require.ErrorContains(t, err, "no published port")
 	require.Equal(t, []string{unmapped}, dialed, "nothing but the refused sentinel reached the dialer")
+
+	// A killed node's ports are forgotten until its container starts again.
+	c.unmap(c.nodes[0])
+	require.Equal(t, unmapped, c.controlTarget(c.nodes[0]))
+	_, err = c.dqliteTarget("172.29.9.11:9001")
+	require.ErrorContains(t, err, "its container is not running")
 
 	// Bridge mode dials the cluster's own addresses.
 	b := newCluster(harness.ClusterSpec{RunID: "t", Nodes: 1}, nil, slog.New(slog.DiscardHandler), ReachBridge, Published{}, nil)

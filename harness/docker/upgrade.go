@@ -76,6 +76,7 @@ func (c *Cluster) Reinstall(ctx context.Context, name, version string) (nemesis.
 		if err != nil {
 			return err
 		}
+		c.unmap(n) // the container stopped: Docker freed its host ports
 		r.ExitCode = exit
 		r.StopMs = time.Since(began).Milliseconds()
 
