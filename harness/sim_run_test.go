@@ -33,7 +33,7 @@ func simRun(t *testing.T, src, bug string) *verdict.Result {
 }
 
 func TestSimRunWritesARunDirectoryThatSaysSimulator(t *testing.T) {
-	res := simRun(t, "time_limit: 10s\nseed: 4\nnemesis: {faults: [partition-halves, kill]}\n", "")
+	res := simRun(t, "time_limit: 10s\nseed: 4\nnemesis: {faults: [partition-halves, kill], schedule: {interval: 3s, duration: 2s}}\n", "")
 	require.Equal(t, "simulator", res.Backend)
 	require.Equal(t, checker.Valid, res.Outcome, "the bug-free simulator is valid: %v", res.Reasons)
 	require.Greater(t, res.Ops.OK, 100)

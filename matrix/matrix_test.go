@@ -14,6 +14,7 @@ import (
 	"github.com/dqtest/dqtest/harness"
 	"github.com/dqtest/dqtest/harness/sim"
 	"github.com/dqtest/dqtest/mode"
+	"github.com/dqtest/dqtest/nemesis"
 	"github.com/dqtest/dqtest/report"
 	"github.com/dqtest/dqtest/scenario"
 	"github.com/dqtest/dqtest/verdict"
@@ -143,6 +144,7 @@ func parseJUnit(t *testing.T, data []byte) junitDoc {
 func TestCellsTheBackendCannotRunAreUnsupportedNotUnknown(t *testing.T) {
 	base := scenario.Default()
 	base.Backend = mode.Sim
+	base.Nemesis.Schedule = nemesis.Schedule{Kind: nemesis.Fixed, Interval: 2 * time.Second, Duration: time.Second}
 	spec := Spec{Workloads: []string{"set"}, Nemeses: []string{"none", "disk"}, Base: &base,
 		TimeLimit: 5 * time.Second, Seed: 3, Backend: "sim"}
 	res, err := Run(context.Background(), spec, t.TempDir(), harness.Options{Simulate: sim.Simulator(""),

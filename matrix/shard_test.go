@@ -31,6 +31,9 @@ func simSpec(t *testing.T) Spec {
 	t.Helper()
 	base := scenario.Default()
 	base.Backend = mode.Sim
+	// A fault every 2 s for 1 s: every cell's faults fit in its 10 s (a
+	// fault that never fits is refused: nemesis.UnplannedError).
+	base.Nemesis.Schedule = nemesis.Schedule{Kind: nemesis.Fixed, Interval: 2 * time.Second, Duration: time.Second}
 	return Spec{Name: "sim39", Workloads: []string{"append", "bank", "set"}, Nemeses: nemesis.Combinations,
 		Base: &base, TimeLimit: 10 * time.Second, Seed: 11, Backend: "sim",
 		ExpectFail: map[string]string{"bank/none": "a mark to honour (the bug)", "set/kill": "a stale mark"}}
@@ -258,7 +261,7 @@ func TestMergeNamesMissingCellsAndRefusesDuplicatesAndOtherMatrices(t *testing.T
 
 	// A shard of another matrix (another time limit).
 	other := spec
-	other.TimeLimit = 4 * time.Second
+	other.TimeLimit = 9 * time.Second
 	other.Shard = Shard{K: 1, N: 3}
 	odir := filepath.Join(root, "other")
 	ores, err := Run(ctx, other, odir, simOpts(), nil)

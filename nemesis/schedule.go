@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -57,6 +58,7 @@ func Plan(spec Spec, nodes []string, runFor time.Duration, seed int64) ([]Step, 
 		}
 	}
 	var steps []Step
+	planned := make([]bool, len(spec.Faults)) // planned[i]: Faults[i] got a step
 	at := time.Duration(0)
 	for k := 0; len(spec.Faults) > 0; k++ {
 		at += gap()
@@ -72,15 +74,46 @@ func Plan(spec Spec, nodes []string, runFor time.Duration, seed int64) ([]Step, 
 			f = kinds[targets.IntN(len(kinds))]
 		}
 		chosen := f.choose(targets, nodes, spec.Targets)
+		planned[k%len(spec.Faults)] = true
 		steps = append(steps, Step{At: at, Fault: f.name, Action: "start", Targets: chosen, Loss: lossOf(spec, f, 0)})
 		if !f.instant {
 			steps = append(steps, Step{At: at + sc.Duration, Fault: f.name, Action: "stop", Targets: slices.Clone(chosen)})
 		}
 	}
+	var missing []string
+	for i, ok := range planned {
+		if !ok {
+			missing = append(missing, spec.Faults[i])
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &UnplannedError{Faults: missing, RunFor: runFor, Schedule: sc}
+	}
 	// Stable: a stop due when a later fault starts was emitted first, so at
 	// equal offsets stops come before starts.
 	slices.SortStableFunc(steps, func(a, b Step) int { return cmp.Compare(a.At, b.At) })
 	return steps, nil
+}
+
+// UnplannedError says that faults the spec names never fit in the run:
+// the schedule's first chance for them comes too late (a fault that is not
+// instant must also end before the run does). A run with them would be
+// judged without the faults it is named after, so Plan refuses it.
+type UnplannedError struct {
+	Faults   []string
+	RunFor   time.Duration
+	Schedule Schedule
+}
+
+func (e *UnplannedError) Error() string {
+	first := e.Schedule.Interval
+	how := fmt.Sprintf("a fixed schedule starts a fault every %s, each in force for %s", e.Schedule.Interval, e.Schedule.Duration)
+	if e.Schedule.Kind == Random {
+		first = e.Schedule.Min
+		how = fmt.Sprintf("a random schedule starts a fault every %s to %s, each in force for %s", e.Schedule.Min, e.Schedule.Max, e.Schedule.Duration)
+	}
+	return fmt.Sprintf("%s never fit in a run of %s (%s; the first starts at %s at the earliest and faults take turns): the run would be judged without them; lengthen the run or shorten the schedule's interval and duration",
+		strings.Join(e.Faults, ", "), e.RunFor, how, first)
 }
 
 // planTimeline copies the timeline, choosing targets the file left out

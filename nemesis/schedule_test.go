@@ -260,3 +260,36 @@ func TestPlanRefusesWhatTheClusterCannotDo(t *testing.T) {
 		})
 	}
 }
+
+// A run named after faults must have them: a fault the schedule never
+// fits in the run is an error, never a plan without it.
+func TestPlanRefusesFaultsThatNeverFitInTheRun(t *testing.T) {
+	fixed := Schedule{Interval: 10 * s, Duration: 5 * s}
+	for _, tc := range []struct {
+		name    string
+		spec    Spec
+		runFor  time.Duration
+		missing []string
+	}{
+		{"shorter than the first interval", Spec{Faults: []string{"kill"}, Schedule: fixed}, 10 * s, []string{"kill"}},
+		{"a lasting fault that cannot end in time", Spec{Faults: []string{"pause"}, Schedule: fixed}, 15 * s, []string{"pause"}},
+		{"the second of two never gets its turn", Spec{Faults: []string{"kill", "pause"}, Schedule: fixed}, 19 * s, []string{"pause"}},
+		{"random, its minimum gap too long", Spec{Faults: []string{"kill"}, Schedule: Schedule{Kind: Random, Min: 20 * s, Max: 30 * s, Duration: 5 * s}}, 15 * s, []string{"kill"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			steps, err := Plan(tc.spec, nodeNames(3), tc.runFor, 1)
+			var ue *UnplannedError
+			require.ErrorAs(t, err, &ue, "plan %v", describe(steps))
+			require.Equal(t, tc.missing, ue.Faults)
+			require.Contains(t, err.Error(), "never fit in a run of "+tc.runFor.String())
+		})
+	}
+	// Just long enough: each fault once.
+	steps, err := Plan(Spec{Faults: []string{"kill", "pause"}, Schedule: fixed}, nodeNames(3), 26*s, 1)
+	require.NoError(t, err)
+	require.Equal(t, []string{"10s start-kill", "15s stop-kill", "20s start-pause", "25s stop-pause"}, describe(steps))
+	// No faults: nothing to fit.
+	steps, err = Plan(Spec{Schedule: fixed}, nodeNames(3), 1*s, 1)
+	require.NoError(t, err)
+	require.Empty(t, steps)
+}

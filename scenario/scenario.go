@@ -391,6 +391,10 @@ func resolveNemesis(sc *Scenario) ([]nemesis.Step, error) {
 		return nil, nemesisFieldError(err)
 	}
 	plan, err := nemesis.Plan(spec, NodeNames(sc.Nodes), sc.TimeLimit, sc.Seed)
+	var unplanned *nemesis.UnplannedError
+	if errors.As(err, &unplanned) {
+		return nil, badField("time_limit", "%v", err)
+	}
 	if err != nil {
 		return nil, nemesisFieldError(err)
 	}

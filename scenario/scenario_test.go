@@ -175,7 +175,7 @@ seed: 7
 	require.NoError(t, err)
 
 	sc, err := Overrides{
-		Seed: ptr(int64(99)), Nodes: ptr(5), TimeLimit: ptr(12 * time.Second), Concurrency: ptr(3),
+		Seed: ptr(int64(99)), Nodes: ptr(5), TimeLimit: ptr(32 * time.Second), Concurrency: ptr(3),
 		Rate: ptr(25.0), Backend: ptr(mode.Sim), Nemesis: []string{"partition-halves", "pause"},
 		Client: ptr(mode.ClientDirect),
 	}.Apply(base)
@@ -183,7 +183,7 @@ seed: 7
 	require.Equal(t, mode.ClientDirect, sc.Client)
 	require.Equal(t, int64(99), sc.Seed)
 	require.Equal(t, 5, sc.Nodes)
-	require.Equal(t, 12*time.Second, sc.TimeLimit)
+	require.Equal(t, 32*time.Second, sc.TimeLimit)
 	require.Equal(t, 3, sc.Concurrency)
 	require.Equal(t, 25.0, sc.Rate)
 	require.Equal(t, mode.Sim, sc.Backend)
@@ -272,4 +272,18 @@ func TestExpectIsWrittenToResultsWithTheScenarioFileNames(t *testing.T) {
 	var back Expect
 	require.NoError(t, json.Unmarshal([]byte(`{"Verdict": "invalid", "Crash": "x"}`), &back), "results.json of earlier versions")
 	require.Equal(t, Expect{Verdict: checker.Invalid, Crash: "x"}, back)
+}
+
+func TestAScenarioWhoseFaultsNeverFitIsRefusedAtTimeLimit(t *testing.T) {
+	_, err := Parse("short.yaml", []byte("nodes: 3\ntime_limit: 8s\nnemesis:\n  faults: [kill]\n"))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "short.yaml:2")
+	require.Contains(t, err.Error(), "time_limit")
+	require.Contains(t, err.Error(), "kill never fit in a run of 8s")
+
+	base, err := Parse("s.yaml", []byte("nodes: 3\ntime_limit: 60s\nnemesis:\n  faults: [kill]\n"))
+	require.NoError(t, err)
+	_, err = Overrides{TimeLimit: ptr(5 * time.Second)}.Apply(base)
+	require.ErrorContains(t, err, "--time-limit")
+	require.ErrorContains(t, err, "never fit")
 }

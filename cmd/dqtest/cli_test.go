@@ -180,7 +180,7 @@ func TestRunsBeforeAnyRunSaysSo(t *testing.T) {
 
 func TestRunsListsTheSeed(t *testing.T) {
 	out := t.TempDir()
-	code, _, stderr := runCLI(t, "run", "--backend", "sim", "--seed", "4242", "--time-limit", "5s", "../../scenarios/sim-stale-read.yaml", "--out", out)
+	code, _, stderr := runCLI(t, "run", "--backend", "sim", "--seed", "4242", "--time-limit", "25s", "../../scenarios/sim-stale-read.yaml", "--out", out)
 	require.Equal(t, exitValid, code, stderr)
 	code, stdout, _ := runCLI(t, "runs", "--out", out)
 	require.Equal(t, exitValid, code)

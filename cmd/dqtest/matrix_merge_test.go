@@ -17,7 +17,7 @@ import (
 func TestMatrixShardAndMergeCLI(t *testing.T) {
 	root := t.TempDir()
 	flags := []string{"matrix", "--backend", "sim", "--workloads", "bank,set", "--nemeses", "none,kill,partition",
-		"--time-limit", "3s", "--seed", "3", "--expect-fail", "set/kill=a stale mark"}
+		"--time-limit", "16s", "--seed", "3", "--expect-fail", "set/kill=a stale mark"}
 	var dirs []string
 	cells := 0
 	for k := 1; k <= 3; k++ {

@@ -137,7 +137,7 @@ func TestRunsListsPastRunsAndReproRepeatsASimulatorRunExactly(t *testing.T) {
 
 func TestReportCommandWritesTheReportAgain(t *testing.T) {
 	out := t.TempDir()
-	code, _, stderr := runCLI(t, "run", "--backend", "sim", "--seed", "2", "--time-limit", "10s", "../../scenarios/sim-stale-read.yaml", "--out", out)
+	code, _, stderr := runCLI(t, "run", "--backend", "sim", "--seed", "2", "--time-limit", "25s", "../../scenarios/sim-stale-read.yaml", "--out", out)
 	require.Equal(t, exitValid, code, stderr)
 	dir := filepath.Join(out, "sim-stale-read", "latest")
 	require.NoError(t, os.Remove(filepath.Join(dir, report.File)))

@@ -143,7 +143,7 @@ func TestCheckRefusesToJudgeNothing(t *testing.T) {
 func TestRunSkipsWhatTheSimulatorCannotModel(t *testing.T) {
 	out := t.TempDir()
 	junit := filepath.Join(out, "junit.xml")
-	code, stdout, stderr := runCLI(t, "run", "--backend", "sim", "--seed", "2", "--time-limit", "10s",
+	code, stdout, stderr := runCLI(t, "run", "--backend", "sim", "--seed", "2", "--time-limit", "30s",
 		"../../scenarios/disk-full.yaml", "../../scenarios/default.yaml", "../../scenarios/packet-loss.yaml",
 		"--out", out, "--json", "--junit", junit)
 	require.Equal(t, exitValid, code, stderr)
