@@ -115,7 +115,14 @@ func (b *Backend) Start(ctx context.Context, spec harness.ClusterSpec) (*Cluster
 	if err != nil {
 		return nil, err
 	}
-	if err := checkEngine(ctx, docker, b.Engine); err != nil {
+	want := b.Engine
+	if want == nil {
+		if want, err = engineNamedByEnv(ctx); err != nil {
+			_ = docker.Close()
+			return nil, err
+		}
+	}
+	if err := checkEngine(ctx, docker, want); err != nil {
 		_ = docker.Close()
 		return nil, err
 	}

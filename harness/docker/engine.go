@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -166,4 +167,30 @@ func CheckReached(ctx context.Context, want Engine) error {
 	}
 	defer docker.Close()
 	return checkEngine(ctx, docker, &want)
+}
+
+// namedEngines caches engineNamedByEnv's answer per DOCKER_HOST value (a
+// matrix starts a cluster per cell).
+var namedEngines sync.Map // DOCKER_HOST -> Engine
+
+// engineNamedByEnv is the engine DOCKER_HOST names, reached directly
+// (EngineAt), or nil when DOCKER_HOST is not set. testcontainers-go falls
+// back to the default socket when DOCKER_HOST names one that does not
+// exist, so `DOCKER_HOST=unix:///wrong.sock dqtest run` would run on
+// another engine than the one named; Start compares the two and refuses.
+func engineNamedByEnv(ctx context.Context) (*Engine, error) {
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		return nil, nil
+	}
+	if e, ok := namedEngines.Load(host); ok {
+		e := e.(Engine)
+		return &e, nil
+	}
+	e, err := EngineAt(ctx, host)
+	if err != nil {
+		return nil, fmt.Errorf("docker backend: DOCKER_HOST: %w", err)
+	}
+	namedEngines.Store(host, e)
+	return &e, nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dqtest/dqtest/harness"
 )
 
 // Which --docker-host URLs dqtest accepts: a unix socket that exists here,
@@ -65,4 +67,31 @@ func TestEngineIdentityTellsTwoDaemonsWithOneIDApart(t *testing.T) {
 	require.NotEqual(t, a.Identity(), b.Identity())
 	b.Host = "unix:///tmp/engine2/docker.sock"
 	require.Equal(t, "unix:///tmp/engine2/docker.sock (JEF3:BBRJ vm:/tmp/engine2/data)", b.String())
+}
+
+// The issue's trap through `dqtest run`: DOCKER_HOST naming a socket that
+// does not exist made testcontainers-go use the default engine. Start
+// refuses, names the variable and creates nothing; DOCKER_HOST naming the
+// engine reached is accepted (the check passes and the cluster comes up).
+func TestStartRefusesAnEngineOtherThanTheOneDockerHostNames(t *testing.T) {
+	requireDockerAndImage(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+	runID := testRunID("wrong-host")
+	_, err := (&Backend{}).Start(ctx, harness.ClusterSpec{RunID: runID, Nodes: 1})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "DOCKER_HOST")
+	require.Contains(t, err.Error(), "nonexistent.sock")
+	requireNoLeftovers(t, runID)
+
+	sock := "/var/run/docker.sock"
+	if _, err := os.Stat(sock); err != nil {
+		t.Skipf("the default socket %s is not here: %v", sock, err)
+	}
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	runID = testRunID("named-host")
+	c, err := (&Backend{}).Start(ctx, harness.ClusterSpec{RunID: runID, Nodes: 1})
+	require.NoError(t, err)
+	require.NoError(t, c.Down(ctxFor(t, time.Minute)))
+	requireNoLeftovers(t, runID)
 }
