@@ -264,12 +264,16 @@ while its cell runs: use a trusted network.`,
 // nemeses into DIR", with the matrix file's name when it has one of its
 // own ("matrix nightly: ...").
 func matrixHeader(name string, workloads, nemeses int, out string) string {
-	title := "matrix"
-	if name != "" && name != "matrix" {
-		title += " " + name
-	}
-	return fmt.Sprintf("%s: %d %s x %d %s into %s", title, workloads, plural(workloads, "workload", "workloads"),
+	return fmt.Sprintf("%s: %d %s x %d %s into %s", matrixTitle(name), workloads, plural(workloads, "workload", "workloads"),
 		nemeses, plural(nemeses, "nemesis", "nemeses"), out)
+}
+
+// matrixTitle is "matrix", or "matrix NAME" for a matrix named otherwise.
+func matrixTitle(name string) string {
+	if name != "" && name != "matrix" {
+		return "matrix " + name
+	}
+	return "matrix"
 }
 
 func plural(n int, one, many string) string {

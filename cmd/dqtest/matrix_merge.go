@@ -53,7 +53,7 @@ verdict, was interrupted or is missing, or the merge could not be done.`,
 				return &exitError{code: exitUnknown, err: err}
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "matrix %s: %d cells from %d directories into %s\n\n", res.Name, len(res.Cells), len(dirs), out)
+			fmt.Fprintf(w, "%s: %d cells from %d directories into %s\n\n", matrixTitle(res.Name), len(res.Cells), len(dirs), out)
 			if err := matrix.WriteTable(w, res); err != nil {
 				return &exitError{code: exitUnknown, err: err}
 			}

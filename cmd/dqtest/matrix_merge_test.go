@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -40,6 +41,7 @@ func TestMatrixShardAndMergeCLI(t *testing.T) {
 	require.Equal(t, exitValid, code, "%s %s", stdout, stderr)
 	require.Contains(t, stdout, "6 cells: 5 passed, 0 failed, 0 expected to fail, 1 passed though expected to fail")
 	require.Contains(t, stdout, "matrix outcome: valid")
+	require.True(t, strings.HasPrefix(stdout, "matrix: 6 cells from 3 directories into "+out+"\n"), "the header names the matrix once: %q", stdout)
 	for _, f := range []string{matrix.TableFile, matrix.JUnitFile, matrix.SummaryFile, matrix.ResultFile} {
 		require.FileExists(t, filepath.Join(out, f))
 	}
