@@ -73,7 +73,7 @@ unit: rootfs
 # it on 1.18.1 or 1.18.7 are marked, so the matrix gates on everything else
 # (a marked cell that passes says so; its findings are still listed).
 DISK_STUCK := former leader never answers after its disk is freed: docs/findings/leader-unresponsive-after-disk-full.md
-MATRIX_MARKS ?= $(foreach c,bank/disk set/disk set/pause+disk bank/partition+disk bank/pause+disk,--expect-fail '$(c)=$(DISK_STUCK)')
+MATRIX_MARKS ?= $(foreach c,bank/disk set/disk set/pause+disk bank/partition+disk bank/pause+disk append/partition+disk set/partition+disk,--expect-fail '$(c)=$(DISK_STUCK)')
 MATRIX_FLAGS ?= --workloads append,bank,set --time-limit 60s $(MATRIX_MARKS)
 matrix: image-$(RUN_DQLITE) bin/dqtest
 	bin/dqtest matrix --image $(IMAGE) $(MATRIX_FLAGS) $(if $(SHARD),--shard $(SHARD)) $(if $(PARALLEL),--parallel $(PARALLEL))
