@@ -70,7 +70,8 @@ shard directory whose matrix.json names every cell of the whole matrix, and
 "dqtest matrix merge OUT SHARD-DIR..." combines the shards into one verdict.
 --parallel P runs P cells at once (each on its own cluster and network).
 --docker-host URL,URL... spreads the cells over several Docker engines (each
-checked by its engine ID), one dqtest process per engine; an engine on
+checked by its engine ID), one dqtest process per engine; a value without
+"://" names a docker CLI context (docker context ls); an engine on
 another host (tcp://HOST:2375) is reached through ports it publishes
 (--reach), which exposes each node's control API on that host's network
 while its cell runs: use a trusted network.`,
@@ -250,7 +251,7 @@ while its cell runs: use a trusted network.`,
 	f.Int64Var(&seed, "seed", 0, "every cell's seed (0: each run picks one)")
 	f.StringVar(&shard, "shard", "", "run shard k of N (k/N): a deterministic part of the cells balanced by expected time")
 	f.IntVar(&parallel, "parallel", 1, "cells run at once (per engine), each on its own cluster and network")
-	f.StringSliceVar(&dockerHosts, "docker-host", nil, "Docker engines to spread the cells over (DOCKER_HOST URLs, comma-separated: unix:// sockets here, tcp:// here or on other hosts)")
+	f.StringSliceVar(&dockerHosts, "docker-host", nil, "Docker engines to spread the cells over, comma-separated: DOCKER_HOST URLs (unix:// sockets here, tcp:// here or on other hosts) or docker CLI context names")
 	f.StringVar(&reach, "reach", "auto", reachHelp+"; passed on to each engine's process of --docker-host, where auto decides per engine")
 	f.StringSliceVar(&only, "only", nil, "run only these cells of the shard (workload/nemesis); set for each engine of --docker-host")
 	f.StringVar(&engineJSON, "engine", "", "the engine this process must reach (JSON); set for each engine of --docker-host")

@@ -76,7 +76,7 @@ func matrixEngines(ctx context.Context, hosts []string) ([]docker.Engine, error)
 	seen := map[string]int{}
 	for i, h := range hosts {
 		h = strings.TrimSpace(h)
-		e, err := docker.EngineAt(ctx, h)
+		e, err := docker.EngineFor(ctx, h)
 		if err != nil {
 			return nil, fmt.Errorf("--docker-host %d: %w", i+1, err)
 		}
@@ -121,8 +121,17 @@ func childMatrix(cmd *cobra.Command, engines []docker.Engine, w io.Writer) func(
 		args := append([]string{"matrix"}, flags...)
 		args = append(args, "--out", dir, "--only", strings.Join(keys, ","), "--engine", string(e))
 		c := exec.Command(exe, args...)
-		c.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "DOCKER_HOST=") }),
-			"DOCKER_HOST="+engines[i].Host)
+		// The engine's endpoint replaces DOCKER_HOST (and, for a context
+		// with TLS material, the TLS settings); TLS settings of this
+		// process's environment stay for a URL given as it is.
+		ep := engines[i].Endpoint()
+		replaced := []string{"DOCKER_HOST=", "DOCKER_CONTEXT="}
+		if ep.CertPath != "" {
+			replaced = append(replaced, "DOCKER_CERT_PATH=", "DOCKER_TLS_VERIFY=")
+		}
+		c.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
+			return slices.ContainsFunc(replaced, func(p string) bool { return strings.HasPrefix(kv, p) })
+		}), ep.Env()...)
 		pw := &prefixWriter{prefix: fmt.Sprintf("[engine %d] ", i+1), w: w, mu: &mu}
 		c.Stdout, c.Stderr = pw, pw
 		return c, nil

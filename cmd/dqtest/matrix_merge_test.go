@@ -79,4 +79,11 @@ func TestMatrixShardAndMergeCLI(t *testing.T) {
 		"--out", t.TempDir())
 	require.Equal(t, exitUnknown, code)
 	require.Contains(t, stderr, "would silently use the default socket instead")
+
+	// A value without a scheme names a docker CLI context.
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	code, _, stderr = runCLI(t, "matrix", "--workloads", "bank", "--nemeses", "none", "--docker-host", "nosuch",
+		"--out", t.TempDir())
+	require.Equal(t, exitUnknown, code)
+	require.Contains(t, stderr, `docker context "nosuch": not found`)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -18,11 +19,15 @@ import (
 // host name and data root together.
 type Engine struct {
 	// Host is the URL it was reached at (DOCKER_HOST's form).
-	Host    string `json:"host,omitempty"`
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	RootDir string `json:"root_dir"`
-	Version string `json:"version,omitempty"`
+	Host string `json:"host,omitempty"`
+	// Context is the docker CLI context it was named by, if any, and
+	// CertPath that context's TLS directory (dockercontext.go).
+	Context  string `json:"context,omitempty"`
+	CertPath string `json:"cert_path,omitempty"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	RootDir  string `json:"root_dir"`
+	Version  string `json:"version,omitempty"`
 }
 
 // Identity is what tells engines apart: "ID name:root dir".
@@ -42,12 +47,40 @@ func (e Engine) String() string {
 // socket when the one named does not exist. An engine that cannot be
 // reached is an error, and so is a URL CheckHost refuses.
 func EngineAt(ctx context.Context, host string) (Engine, error) {
-	if err := CheckHost(host); err != nil {
+	return EngineOf(ctx, Endpoint{Host: host})
+}
+
+// EngineFor is EngineAt for a --docker-host value: a URL, or a docker CLI
+// context's name (ResolveEndpoint).
+func EngineFor(ctx context.Context, hostOrContext string) (Engine, error) {
+	ep, err := ResolveEndpoint(hostOrContext)
+	if err != nil {
 		return Engine{}, err
 	}
-	// TLS settings (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) as the docker CLI
-	// and testcontainers-go read them; the host is the one named.
-	cli, err := client.New(client.WithTLSClientConfigFromEnv(), client.WithHost(host))
+	return EngineOf(ctx, ep)
+}
+
+// EngineOf reaches the engine at ep directly (EngineAt).
+func EngineOf(ctx context.Context, ep Endpoint) (Engine, error) {
+	host := ep.Host
+	name := host
+	if ep.Context != "" {
+		name = fmt.Sprintf("%s (docker context %s)", host, ep.Context)
+	}
+	if err := CheckHost(host); err != nil {
+		if ep.Context != "" {
+			return Engine{}, fmt.Errorf("docker context %s: %w", ep.Context, err)
+		}
+		return Engine{}, err
+	}
+	// TLS settings: the context's, else DOCKER_TLS_VERIFY and
+	// DOCKER_CERT_PATH as the docker CLI and testcontainers-go read them;
+	// the host is the one named.
+	tlsOpt := client.WithTLSClientConfigFromEnv()
+	if ep.CertPath != "" {
+		tlsOpt = client.WithTLSClientConfig(filepath.Join(ep.CertPath, "ca.pem"), filepath.Join(ep.CertPath, "cert.pem"), filepath.Join(ep.CertPath, "key.pem"))
+	}
+	cli, err := client.New(tlsOpt, client.WithHost(host))
 	if err != nil {
 		return Engine{}, fmt.Errorf("docker engine %s: %w", host, err)
 	}
@@ -56,10 +89,15 @@ func EngineAt(ctx context.Context, host string) (Engine, error) {
 	defer cancel()
 	info, err := cli.Info(ctx, client.InfoOptions{})
 	if err != nil {
-		return Engine{}, fmt.Errorf("docker engine %s: cannot be reached: %w", host, err)
+		return Engine{}, fmt.Errorf("docker engine %s: cannot be reached: %w", name, err)
 	}
-	return Engine{Host: host, ID: info.Info.ID, Name: info.Info.Name, RootDir: info.Info.DockerRootDir,
+	return Engine{Host: host, Context: ep.Context, CertPath: ep.CertPath, ID: info.Info.ID, Name: info.Info.Name, RootDir: info.Info.DockerRootDir,
 		Version: info.Info.ServerVersion}, nil
+}
+
+// Endpoint is where e was reached.
+func (e Engine) Endpoint() Endpoint {
+	return Endpoint{Host: e.Host, Context: e.Context, CertPath: e.CertPath}
 }
 
 // SSHTunnelHint is how to use an engine that is reached over ssh: forward
