@@ -58,6 +58,10 @@ test: image
 	$(INROOT) go test -tags "$(GO_TAGS)" $(TEST_FLAGS) ./...
 	$(INROOT_SID) go vet -tags "$(GO_TAGS) dqlite_v3" ./node/... ./cmd/dqtest/
 	$(INROOT_SID) go test -tags "$(GO_TAGS) dqlite_v3" $(TEST_FLAGS) ./node/
+	@# A second Docker engine (one in a network namespace of its own, reached
+	@# as a remote one; one beside the first for a two-engine matrix) needs
+	@# dockerd, which the build root lacks: these run on the host (no cgo).
+	go test $(TEST_FLAGS) -run 'TestRemoteEngine|TestDockerHostSpreads' ./harness/docker/ ./matrix/
 
 ## unit: the tests that need no Docker (-short: the Docker tests skip),
 ## in a minute or two; make test runs everything.
