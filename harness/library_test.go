@@ -71,8 +71,14 @@ func TestLibraryRunOfTheDefaultScenarioOnRealDqliteIsValid(t *testing.T) {
 	requireDocker(t)
 	sc, err := scenario.Load("../scenarios/default.yaml")
 	require.NoError(t, err)
-	sc.TimeLimit = 12 * time.Second // the default's faults fit in 12 s: partition at 10 s
-	sc.Nemesis.Faults = []string{"partition-halves"}
+	// One kill of the default's schedule (10 s to 15 s) in a 16 s run. (This
+	// test said "partition at 10 s" in a 12 s run, where the partition never
+	// fitted and the run had no fault at all: now refused, see
+	// nemesis.UnplannedError. A partition is not used here: on dqlite 1.18.7
+	// it can show the stale reads of an isolated leader, a finding the
+	// default scenario reports, docs/findings/README.md.)
+	sc.TimeLimit = 16 * time.Second
+	sc.Nemesis.Faults = []string{"kill"}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -86,6 +92,7 @@ func TestLibraryRunOfTheDefaultScenarioOnRealDqliteIsValid(t *testing.T) {
 	require.Equal(t, "docker", res.Backend)
 	require.Equal(t, checker.Valid, res.Outcome, "reasons: %v", res.Reasons)
 	require.True(t, res.Recovery.Recovered, res.Recovery.Error)
+	require.NotEmpty(t, res.Faults, "the kill happened")
 	require.Greater(t, res.Ops.OK, 100)
 	html, err := os.ReadFile(filepath.Join(res.Dir, report.File))
 	require.NoError(t, err)
