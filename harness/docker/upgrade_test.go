@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -40,12 +41,24 @@ func TestReinstallMovesANodeBetweenVersionsWithItsData(t *testing.T) {
 				require.Zero(t, r.ExitCode, "the old node stopped cleanly on SIGTERM")
 				t.Logf("n2 -> %s: %+v", to, r)
 
-				// n2 leads and reads from its own replica.
-				eventually(t, 30*time.Second, "n2 leads", func(ctx context.Context) error {
-					if l, err := c.Leader(ctx); err == nil && l == "n2" {
-						return nil // raft refuses a transfer to the leader itself
+				// n2 leads and reads from its own replica. Its peers can name
+				// it leader while its Node is still starting (the control
+				// API answers "not running" until Start returns), so wait
+				// for both.
+				eventually(t, 30*time.Second, "n2 leads and runs", func(ctx context.Context) error {
+					if l, err := c.Leader(ctx); err != nil || l != "n2" {
+						if err := c.Transfer(ctx, "n2"); err != nil {
+							return err
+						}
 					}
-					return c.Transfer(ctx, "n2")
+					st, err := c.Status(ctx, "n2")
+					if err != nil {
+						return err
+					}
+					if !st.Running {
+						return fmt.Errorf("n2 is leader but its node is not running yet")
+					}
+					return nil
 				})
 				got, err := readValue(ctxFor(t, 10*time.Second), c.Client("n2"), "before")
 				require.NoError(t, err)
