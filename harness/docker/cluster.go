@@ -125,6 +125,9 @@ func (c *Cluster) containerName(node string) string {
 
 // up creates the network and the containers and waits for a formed cluster.
 func (c *Cluster) up(ctx context.Context, readyTimeout time.Duration) error {
+	if err := ensureDefaultNetwork(ctx, c.docker); err != nil {
+		return err
+	}
 	if err := c.createNetwork(ctx); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
 )
 
 // subnetRange is the project's address range: each run gets one /24 of it,
@@ -213,4 +214,36 @@ func overlapsAny(p netip.Prefix, used []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// defaultNetworkMu serialises ensureDefaultNetwork within this process.
+var defaultNetworkMu sync.Mutex
+
+// ensureDefaultNetwork makes sure the engine has the network
+// testcontainers-go attaches a container to by default: "bridge", or, on
+// an engine without one (dockerd --bridge none), the "reaper_default" it
+// creates itself. testcontainers-go makes that one under a lock of each
+// provider, and every node's container start has a provider of its own:
+// three nodes starting at once on such an engine created three networks of
+// that name, and the starts failed with "network reaper_default is
+// ambiguous". So it is made here, once, before the nodes start.
+func ensureDefaultNetwork(ctx context.Context, docker client.APIClient) error {
+	defaultNetworkMu.Lock()
+	defer defaultNetworkMu.Unlock()
+	nets, err := docker.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return fmt.Errorf("docker backend: listing networks: %w", err)
+	}
+	for _, n := range nets.Items {
+		if n.Name == testcontainers.Bridge || n.Name == testcontainers.ReaperDefault {
+			return nil
+		}
+	}
+	_, err = docker.NetworkCreate(ctx, testcontainers.ReaperDefault, client.NetworkCreateOptions{
+		Driver: testcontainers.Bridge, Attachable: true, Labels: testcontainers.GenericLabels(),
+	})
+	if err != nil {
+		return fmt.Errorf("docker backend: creating the default network %s on an engine without a bridge network: %w", testcontainers.ReaperDefault, err)
+	}
+	return nil
 }
