@@ -235,7 +235,7 @@ func (w *testWriter) Write(p []byte) (int, error) {
 }
 
 // secondEngine starts a second dockerd on this machine (its own socket,
-// data root, exec root, pid file, no default bridge, no iptables or
+// data root, exec root, pid file, a default bridge of its own, no iptables or
 // masquerading of its own: it must not touch the first daemon's rules),
 // loads the node images into it, and stops it and removes its files at the
 // end. The first daemon's FORWARD policy drops bridged traffic it has no
@@ -261,11 +261,26 @@ func secondEngine(t *testing.T) (string, string) {
 	require.NoError(t, os.WriteFile(cfg, []byte(`{"storage-driver":"fuse-overlayfs","mtu":1400}`), 0o644))
 	logf, err := os.Create(filepath.Join(root, "dockerd.log"))
 	require.NoError(t, err)
+	// Its default network on a bridge of its own: with --bridge none a
+	// dockerd deletes the interface docker0 at start, which is the first
+	// daemon's default bridge (seen: `docker run` on the first engine then
+	// failed with "could not find bridge docker0").
+	const bridge = "dqt-e2br"
+	_ = exec.Command("ip", "link", "del", bridge).Run() // left by a test killed hard
+	for _, args := range [][]string{
+		{"link", "add", bridge, "type", "bridge"}, {"addr", "add", "10.251.254.1/24", "dev", bridge}, {"link", "set", bridge, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			_ = exec.Command("ip", "link", "del", bridge).Run()
+			return "", fmt.Sprintf("making the second engine's bridge: ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
 	cmd := exec.Command(dockerd, "--config-file", cfg, "--host", "unix://"+sock,
 		"--data-root", filepath.Join(root, "data"), "--exec-root", filepath.Join(root, "exec"),
-		"--pidfile", filepath.Join(root, "docker.pid"), "--bridge", "none", "--iptables=false", "--ip-masq=false")
+		"--pidfile", filepath.Join(root, "docker.pid"), "--bridge", bridge, "--iptables=false", "--ip-masq=false")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
+		_ = exec.Command("ip", "link", "del", bridge).Run()
 		return "", fmt.Sprintf("starting dockerd: %v", err)
 	}
 	exited := make(chan error, 1)
@@ -273,12 +288,29 @@ func secondEngine(t *testing.T) (string, string) {
 	rule := []string{"DOCKER-USER", "-m", "physdev", "--physdev-is-bridged", "-s", "172.29.0.0/16", "-d", "172.29.0.0/16", "-j", "ACCEPT"}
 	t.Cleanup(func() {
 		_ = exec.Command("iptables", append([]string{"-D"}, rule...)...).Run()
+		// Its networks' Linux bridges outlive the daemon (dockerd leaves
+		// them on shutdown): left, each held a 172.x/16 of this machine
+		// until later runs found no free subnet. Remove the networks while
+		// it runs, and any bridge of theirs still there after it stopped.
+		var bridges []string
+		if out, err := exec.Command("docker", "-H", "unix://"+sock, "network", "ls", "-q", "--no-trunc",
+			"--filter", "type=custom").Output(); err == nil {
+			for _, id := range strings.Fields(string(out)) {
+				bridges = append(bridges, "br-"+id[:min(12, len(id))])
+				_ = exec.Command("docker", "-H", "unix://"+sock, "network", "rm", id).Run()
+			}
+		}
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-exited:
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
 			<-exited
+		}
+		for _, b := range append(bridges, bridge) {
+			if exec.Command("ip", "link", "show", b).Run() == nil {
+				_ = exec.Command("ip", "link", "del", b).Run()
+			}
 		}
 		_ = exec.Command("umount", "-R", filepath.Join(root, "exec")).Run()
 		if err := os.RemoveAll(root); err != nil {

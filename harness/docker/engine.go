@@ -85,14 +85,12 @@ func EngineOf(ctx context.Context, ep Endpoint) (Engine, error) {
 		return Engine{}, fmt.Errorf("docker engine %s: %w", host, err)
 	}
 	defer cli.Close()
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	info, err := cli.Info(ctx, client.InfoOptions{})
+	e, err := engineOf(ctx, cli)
 	if err != nil {
 		return Engine{}, fmt.Errorf("docker engine %s: cannot be reached: %w", name, err)
 	}
-	return Engine{Host: host, Context: ep.Context, CertPath: ep.CertPath, ID: info.Info.ID, Name: info.Info.Name, RootDir: info.Info.DockerRootDir,
-		Version: info.Info.ServerVersion}, nil
+	e.Host, e.Context, e.CertPath = host, ep.Context, ep.CertPath
+	return e, nil
 }
 
 // Endpoint is where e was reached.
